@@ -1,0 +1,50 @@
+package store
+
+import (
+	"fmt"
+)
+
+// CreateAccount inserts a. A key already bound to an account yields
+// [ErrConflict].
+func (tx *Tx) CreateAccount(a *Account) error {
+	if err := tx.db.Create(a).Error; err != nil {
+		return fmt.Errorf("store: creating account: %w", translate(err))
+	}
+	return nil
+}
+
+// Account loads an account by ID.
+func (tx *Tx) Account(id string) (*Account, error) {
+	var a Account
+	if err := tx.db.Where("id = ?", id).Take(&a).Error; err != nil {
+		return nil, fmt.Errorf("store: loading account %s: %w", id, translate(err))
+	}
+	return &a, nil
+}
+
+// AccountByThumbprint loads the account bound to the key with the given
+// RFC 7638 thumbprint.
+func (tx *Tx) AccountByThumbprint(thumbprint string) (*Account, error) {
+	var a Account
+	if err := tx.db.Where("key_thumbprint = ?", thumbprint).Take(&a).Error; err != nil {
+		return nil, fmt.Errorf("store: loading account by key: %w", translate(err))
+	}
+	return &a, nil
+}
+
+// UpdateAccount writes the mutable fields of a: status, contacts, key and
+// terms agreement.
+func (tx *Tx) UpdateAccount(a *Account) error {
+	err := tx.db.Model(&Account{}).Where("id = ?", a.ID).Updates(map[string]any{
+		"status":         a.Status,
+		"contacts":       a.Contacts,
+		"key_jwk":        a.KeyJWK,
+		"key_thumbprint": a.KeyThumbprint,
+		"terms_agreed":   a.TermsAgreed,
+		"updated_at":     tx.Now(),
+	}).Error
+	if err != nil {
+		return fmt.Errorf("store: updating account %s: %w", a.ID, translate(err))
+	}
+	return nil
+}

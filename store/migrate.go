@@ -1,0 +1,96 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"gorm.io/gorm"
+)
+
+// schemaVersion is the version the code expects. Each change to the models
+// that AutoMigrate cannot apply by itself gets a numbered step in
+// [migrations] and raises this number.
+const schemaVersion = 1
+
+// migrations holds the steps that follow AutoMigrate, indexed from version 2.
+// Version 1 is the initial schema created by AutoMigrate.
+var migrations = map[int]func(tx *gorm.DB) error{}
+
+// migrationLockID is the advisory lock key that serialises migrations
+// across replicas on PostgreSQL and MySQL ("acmegate" in ASCII).
+const migrationLockID = 0x61636d6567617465
+
+// Migrate brings the schema to the current version. It holds a
+// database-wide lock while it runs, so replicas starting together migrate
+// once. It is called by [Open]; `acmegate migrate` runs it explicitly.
+func (s *Store) Migrate(ctx context.Context) error {
+	db := s.db.WithContext(ctx)
+	// A dedicated connection keeps the advisory lock and the migration on
+	// the same session.
+	return db.Connection(func(conn *gorm.DB) error {
+		unlock, err := s.lock(conn)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+		if err := conn.AutoMigrate(allModels()...); err != nil {
+			return fmt.Errorf("store: migrating schema: %w", err)
+		}
+		return s.applySteps(conn)
+	})
+}
+
+func (s *Store) lock(conn *gorm.DB) (func(), error) {
+	switch s.dialect {
+	case Postgres:
+		if err := conn.Exec("SELECT pg_advisory_lock(?)", migrationLockID).Error; err != nil {
+			return nil, fmt.Errorf("store: taking migration lock: %w", err)
+		}
+		return func() { conn.Exec("SELECT pg_advisory_unlock(?)", migrationLockID) }, nil
+	case MySQL:
+		if err := conn.Exec("SELECT GET_LOCK('acmegate_migrate', 60)").Error; err != nil {
+			return nil, fmt.Errorf("store: taking migration lock: %w", err)
+		}
+		return func() { conn.Exec("SELECT RELEASE_LOCK('acmegate_migrate')") }, nil
+	}
+	// SQLite serialises schema changes through its own write lock.
+	return func() {}, nil
+}
+
+func (s *Store) applySteps(conn *gorm.DB) error {
+	var current Setting
+	err := conn.Where("name = ?", "schema_version").Limit(1).Find(&current).Error
+	if err != nil {
+		return fmt.Errorf("store: reading schema version: %w", err)
+	}
+	version := 1
+	if len(current.Value) > 0 {
+		if _, err := fmt.Sscan(string(current.Value), &version); err != nil {
+			return fmt.Errorf("store: parsing schema version %q: %w", current.Value, err)
+		}
+	}
+	if version > schemaVersion {
+		return fmt.Errorf("store: database schema version %d is newer than this binary's %d",
+			version, schemaVersion)
+	}
+	for v := version + 1; v <= schemaVersion; v++ {
+		step := migrations[v]
+		if err := conn.Transaction(step); err != nil {
+			return fmt.Errorf("store: migration to version %d: %w", v, err)
+		}
+	}
+	return conn.Save(&Setting{Name: "schema_version", Value: fmt.Append(nil, schemaVersion)}).Error
+}
+
+// SchemaVersion returns the schema version recorded in the database.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	var row Setting
+	if err := s.db.WithContext(ctx).Where("name = ?", "schema_version").Take(&row).Error; err != nil {
+		return 0, fmt.Errorf("store: reading schema version: %w", translate(err))
+	}
+	var v int
+	if _, err := fmt.Sscan(string(row.Value), &v); err != nil {
+		return 0, fmt.Errorf("store: parsing schema version: %w", err)
+	}
+	return v, nil
+}

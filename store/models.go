@@ -1,0 +1,169 @@
+package store
+
+import "time"
+
+// Account is one ACME account (RFC 8555, Section 7.1.2).
+type Account struct {
+	ID            string `gorm:"primaryKey;size:40"`
+	KeyThumbprint string `gorm:"size:64;not null;uniqueIndex"`
+	KeyJWK        string `gorm:"type:text;not null"`
+	Status        string `gorm:"size:16;not null"`
+	// Contacts is a JSON array of URLs.
+	Contacts    string `gorm:"type:text"`
+	TermsAgreed bool
+	// EABKeyID names the external account binding key used at creation.
+	EABKeyID  string `gorm:"size:64;index"`
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Order is one certificate order (RFC 8555, Section 7.1.3).
+type Order struct {
+	ID        string `gorm:"primaryKey;size:40"`
+	AccountID string `gorm:"size:40;not null;index:idx_orders_account,priority:1"`
+	Status    string `gorm:"size:16;not null;index"`
+	Expires   time.Time
+	NotBefore *time.Time
+	NotAfter  *time.Time
+	// Identifiers is a JSON array of {"type","value"} objects.
+	Identifiers string `gorm:"type:text;not null"`
+	Profile     string `gorm:"size:64"`
+	// Error is the JSON problem document that made the order invalid.
+	Error string `gorm:"type:text"`
+	// CSR is the DER of the finalize request, kept so an interrupted
+	// issuance can be completed after a restart.
+	CSR               []byte
+	CertificateSerial string `gorm:"size:64"`
+	// Replaces is the ARI certificate ID this order renews (RFC 9773).
+	Replaces  string    `gorm:"size:200;index"`
+	CreatedAt time.Time `gorm:"index:idx_orders_account,priority:2"`
+	UpdatedAt time.Time
+}
+
+// OrderAuthorization links an order to one of its authorizations; an
+// authorization may serve several orders of the same account.
+type OrderAuthorization struct {
+	OrderID string `gorm:"primaryKey;size:40"`
+	AuthzID string `gorm:"primaryKey;size:40;index"`
+}
+
+// Authorization is one identifier authorization (RFC 8555, Section 7.1.4).
+type Authorization struct {
+	ID              string `gorm:"primaryKey;size:40"`
+	AccountID       string `gorm:"size:40;not null;index:idx_authz_reuse,priority:1"`
+	IdentifierType  string `gorm:"size:32;not null"`
+	IdentifierValue string `gorm:"size:255;not null;index:idx_authz_reuse,priority:2"`
+	Wildcard        bool
+	Status          string `gorm:"size:16;not null"`
+	Profile         string `gorm:"size:64"`
+	Expires         time.Time
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+}
+
+// Challenge is one way to prove control of an authorization's identifier
+// (RFC 8555, Section 7.1.5).
+type Challenge struct {
+	ID          string `gorm:"primaryKey;size:40"`
+	AuthzID     string `gorm:"size:40;not null;index"`
+	Type        string `gorm:"size:32;not null"`
+	Token       string `gorm:"size:64;not null"`
+	Status      string `gorm:"size:16;not null"`
+	Position    int
+	ValidatedAt *time.Time
+	// Error is the JSON problem document of a failed validation.
+	Error string `gorm:"type:text"`
+	// Record is the JSON validation record kept for audit.
+	Record    string `gorm:"type:text"`
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// SerialReservation records a serial number before the signer is asked to
+// use it, so that every signature the CA ever made can be accounted for.
+type SerialReservation struct {
+	Serial    string `gorm:"primaryKey;size:64"`
+	OrderID   string `gorm:"size:40;index"`
+	CreatedAt time.Time
+}
+
+// Certificate is one issued certificate with its revocation state.
+type Certificate struct {
+	Serial      string `gorm:"primaryKey;size:64"`
+	OrderID     string `gorm:"size:40;index"`
+	AccountID   string `gorm:"size:40;index"`
+	IssuerKeyID string `gorm:"size:64"`
+	DER         []byte `gorm:"not null"`
+	// Names is the comma-separated list of SAN values, for filtering.
+	Names   string `gorm:"type:text"`
+	Profile string `gorm:"size:64;index"`
+	// KeyHash is the hex SHA-256 of the subject public key info.
+	KeyHash          string    `gorm:"size:64;index"`
+	NotBefore        time.Time `gorm:"index"`
+	NotAfter         time.Time `gorm:"index"`
+	Status           string    `gorm:"size:16;not null;index"`
+	RevokedAt        *time.Time
+	RevocationReason int
+	Replaces         string `gorm:"size:200"`
+	// RenewalDue, when set, moves the renewal window to start at this time
+	// (RFC 9773, Section 4.2, operator-driven early renewal).
+	RenewalDue *time.Time
+	CreatedAt  time.Time `gorm:"index"`
+}
+
+// UsedNonce records a redeemed nonce until it expires; the primary key makes
+// redemption single-use across replicas (RFC 8555, Section 6.5).
+type UsedNonce struct {
+	Value   string    `gorm:"primaryKey;size:64"`
+	Expires time.Time `gorm:"index"`
+}
+
+// Setting is a small key/value row for values every replica must share, such
+// as the nonce MAC key.
+type Setting struct {
+	Name  string `gorm:"primaryKey;size:64"`
+	Value []byte
+}
+
+// EABKey is an external account binding MAC key (RFC 8555, Section 7.3.4).
+type EABKey struct {
+	ID        string `gorm:"primaryKey;size:64"`
+	Label     string `gorm:"size:200"`
+	MACKey    []byte `gorm:"not null"`
+	Reusable  bool
+	Policy    string `gorm:"size:200"`
+	Bindings  int
+	CreatedAt time.Time
+	RevokedAt *time.Time
+}
+
+// AuditEvent is one link of the tamper-evident audit chain.
+type AuditEvent struct {
+	Seq      int64     `gorm:"primaryKey;autoIncrement:false"`
+	Time     time.Time `gorm:"index"`
+	Type     string    `gorm:"size:64;not null;index"`
+	Actor    string    `gorm:"size:200"`
+	Subject  string    `gorm:"size:200"`
+	Outcome  string    `gorm:"size:16"`
+	Reason   string    `gorm:"type:text"`
+	Data     string    `gorm:"type:text"`
+	PrevHash string    `gorm:"size:64"`
+	Hash     string    `gorm:"size:64;not null"`
+}
+
+// AuditHead holds the sequence number and hash of the newest audit event.
+// Writers lock this single row, which keeps the chain linear under
+// concurrent transactions on every database.
+type AuditHead struct {
+	ID   int `gorm:"primaryKey;autoIncrement:false"`
+	Seq  int64
+	Hash string `gorm:"size:64"`
+}
+
+func allModels() []any {
+	return []any{
+		&Account{}, &Order{}, &OrderAuthorization{}, &Authorization{},
+		&Challenge{}, &SerialReservation{}, &Certificate{}, &UsedNonce{},
+		&Setting{}, &EABKey{}, &AuditEvent{}, &AuditHead{},
+	}
+}

@@ -1,0 +1,254 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"gorm.io/driver/mysql"
+	"gorm.io/driver/postgres"
+	"gorm.io/driver/sqlite"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// Errors returned by the store. Callers test them with errors.Is.
+var (
+	// ErrNotFound means the requested row does not exist.
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict means a unique constraint or a compare-and-swap failed.
+	ErrConflict = errors.New("store: conflict")
+)
+
+// Dialect names the database engine behind a [Store].
+type Dialect string
+
+// The supported engines.
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+	MySQL    Dialect = "mysql"
+)
+
+// Options configure [Open].
+type Options struct {
+	// URL selects the database: a file path or "sqlite://PATH" for SQLite,
+	// "postgres://..." for PostgreSQL, "mysql://user:pass@tcp(host:port)/db"
+	// for MySQL or MariaDB.
+	URL string
+	// BusyTimeout is how long an SQLite writer waits for the lock; zero
+	// means 10s.
+	BusyTimeout time.Duration
+	// Synchronous is SQLite's synchronous pragma: "FULL" (the default,
+	// durable against power loss) or "NORMAL" (durable against process
+	// crashes only).
+	Synchronous string
+	// MaxOpenConns bounds the connection pool; zero means 8 for SQLite and
+	// 20 otherwise.
+	MaxOpenConns int
+	// Logger receives slow-query and error logs; nil discards them.
+	Logger *slog.Logger
+	// Now is the clock used for row timestamps; nil means time.Now.
+	Now func() time.Time
+}
+
+// Store is a handle on the database. It is safe for concurrent use.
+type Store struct {
+	db      *gorm.DB
+	dialect Dialect
+	now     func() time.Time
+}
+
+// Open connects to the database named by opts.URL, applies the SQLite
+// pragmas where relevant and runs the migrations under a lock, so several
+// replicas may start at once.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	dialect, dialector, err := dialectorFor(opts)
+	if err != nil {
+		return nil, err
+	}
+	db, err := gorm.Open(dialector, &gorm.Config{
+		Logger:                 logger.Discard,
+		TranslateError:         true,
+		SkipDefaultTransaction: true,
+		PrepareStmt:            true,
+		NowFunc:                opts.Now,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: opening %s database: %w", dialect, err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("store: getting connection pool: %w", err)
+	}
+	configurePool(sqlDB, dialect, opts.MaxOpenConns)
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	s := &Store{db: db, dialect: dialect, now: now}
+	if dialect == SQLite {
+		if err := s.checkSQLite(ctx); err != nil {
+			_ = sqlDB.Close()
+			return nil, err
+		}
+	}
+	if err := s.Migrate(ctx); err != nil {
+		_ = sqlDB.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func configurePool(db *sql.DB, d Dialect, maxOpen int) {
+	if maxOpen <= 0 {
+		maxOpen = 20
+		if d == SQLite {
+			maxOpen = 8
+		}
+	}
+	db.SetMaxOpenConns(maxOpen)
+	db.SetMaxIdleConns(maxOpen)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+}
+
+// dialectorFor turns the URL into a GORM dialector.
+func dialectorFor(opts Options) (Dialect, gorm.Dialector, error) {
+	raw := opts.URL
+	switch {
+	case strings.HasPrefix(raw, "postgres://"), strings.HasPrefix(raw, "postgresql://"):
+		return Postgres, postgres.Open(raw), nil
+	case strings.HasPrefix(raw, "mysql://"):
+		dsn := strings.TrimPrefix(raw, "mysql://")
+		if !strings.Contains(dsn, "parseTime=") {
+			dsn += sep(dsn) + "parseTime=true"
+		}
+		return MySQL, mysql.Open(dsn), nil
+	case raw == "":
+		return "", nil, errors.New("store: no database URL configured")
+	}
+	path := strings.TrimPrefix(raw, "sqlite://")
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return "", nil, fmt.Errorf("store: creating database folder: %w", err)
+	}
+	busy := opts.BusyTimeout
+	if busy <= 0 {
+		busy = 10 * time.Second
+	}
+	syncMode := strings.ToUpper(opts.Synchronous)
+	if syncMode == "" {
+		syncMode = "FULL"
+	}
+	if syncMode != "FULL" && syncMode != "NORMAL" {
+		return "", nil, fmt.Errorf("store: synchronous must be FULL or NORMAL, got %q", opts.Synchronous)
+	}
+	q := url.Values{}
+	q.Set("_journal_mode", "WAL")
+	q.Set("_busy_timeout", fmt.Sprint(busy.Milliseconds()))
+	q.Set("_txlock", "immediate")
+	q.Set("_foreign_keys", "on")
+	q.Set("_synchronous", syncMode)
+	dsn := "file:" + path + "?" + q.Encode()
+	return SQLite, sqlite.Open(dsn), nil
+}
+
+func sep(dsn string) string {
+	if strings.Contains(dsn, "?") {
+		return "&"
+	}
+	return "?"
+}
+
+// checkSQLite verifies at start that the pragmas took effect: WAL mode and
+// a busy timeout are what keep concurrent writers from failing with
+// "database is locked".
+func (s *Store) checkSQLite(ctx context.Context) error {
+	var mode string
+	if err := s.db.WithContext(ctx).Raw("PRAGMA journal_mode").Scan(&mode).Error; err != nil {
+		return fmt.Errorf("store: reading journal mode: %w", err)
+	}
+	if !strings.EqualFold(mode, "wal") {
+		return fmt.Errorf("store: sqlite journal mode is %q, want wal", mode)
+	}
+	var timeout int
+	if err := s.db.WithContext(ctx).Raw("PRAGMA busy_timeout").Scan(&timeout).Error; err != nil {
+		return fmt.Errorf("store: reading busy timeout: %w", err)
+	}
+	if timeout <= 0 {
+		return errors.New("store: sqlite busy timeout is not set")
+	}
+	return nil
+}
+
+// Dialect reports the database engine.
+func (s *Store) Dialect() Dialect { return s.dialect }
+
+// Ping checks that the database answers; readiness probes call it.
+func (s *Store) Ping(ctx context.Context) error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return fmt.Errorf("store: getting connection pool: %w", err)
+	}
+	if err := sqlDB.PingContext(ctx); err != nil {
+		return fmt.Errorf("store: ping: %w", err)
+	}
+	return nil
+}
+
+// Close releases the connection pool.
+func (s *Store) Close() error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return fmt.Errorf("store: getting connection pool: %w", err)
+	}
+	return sqlDB.Close()
+}
+
+// Transact runs fn inside one database transaction and commits when fn
+// returns nil. On SQLite the transaction takes the write lock at its start,
+// so fn never fails half-way with "database is locked".
+func (s *Store) Transact(ctx context.Context, fn func(tx *Tx) error) error {
+	err := s.db.WithContext(ctx).Transaction(func(db *gorm.DB) error {
+		return fn(&Tx{db: db, store: s})
+	})
+	return translate(err)
+}
+
+// Read returns a [Tx] that runs each query on its own, outside any
+// transaction. Use it for lookups that need no consistency across queries.
+func (s *Store) Read(ctx context.Context) *Tx {
+	return &Tx{db: s.db.WithContext(ctx), store: s}
+}
+
+// DB exposes the GORM handle for tests and administrative tools that need
+// queries this package does not offer.
+func (s *Store) DB() *gorm.DB { return s.db }
+
+// Tx is a unit of work: either a transaction from [Store.Transact] or
+// independent queries from [Store.Read].
+type Tx struct {
+	db    *gorm.DB
+	store *Store
+}
+
+// Now returns the store's clock reading.
+func (tx *Tx) Now() time.Time { return tx.store.now() }
+
+func translate(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return fmt.Errorf("%w: %w", ErrNotFound, err)
+	case errors.Is(err, gorm.ErrDuplicatedKey):
+		return fmt.Errorf("%w: %w", ErrConflict, err)
+	}
+	return err
+}
