@@ -53,8 +53,11 @@ func (tx *Tx) Audit(ev Event) error {
 		return fmt.Errorf("store: locking audit head: %w", err)
 	}
 	row := AuditEvent{
-		Seq:      head.Seq + 1,
-		Time:     tx.Now().UTC().Truncate(time.Microsecond),
+		Seq: head.Seq + 1,
+		// Milliseconds are the finest precision every database keeps
+		// (GORM makes MySQL columns datetime(3)); a finer time would
+		// read back different and break the hash.
+		Time:     tx.Now().UTC().Truncate(time.Millisecond),
 		Type:     ev.Type,
 		Actor:    ev.Actor,
 		Subject:  ev.Subject,
@@ -129,12 +132,25 @@ func (s *Store) VerifyAudit(ctx context.Context) (*AuditBreak, int64, error) {
 	if err != nil {
 		return nil, count, fmt.Errorf("store: reading audit head: %w", err)
 	}
-	if head.Seq != prev.Seq || head.Hash != prev.Hash {
-		return &AuditBreak{Seq: prev.Seq + 1, Reason: fmt.Sprintf(
+	return checkHead(head, prev), count, nil
+}
+
+// checkHead compares the head row with the last event of the chain. Only
+// the head reveals changes at the end, where no successor links back.
+func checkHead(head AuditHead, last AuditEvent) *AuditBreak {
+	switch {
+	case head.Seq > last.Seq:
+		return &AuditBreak{Seq: last.Seq + 1, Reason: fmt.Sprintf(
 			"head points at event %d but the last event is %d (events removed at the end)",
-			head.Seq, prev.Seq)}, count, nil
+			head.Seq, last.Seq)}
+	case head.Seq < last.Seq:
+		return &AuditBreak{Seq: head.Seq + 1, Reason: fmt.Sprintf(
+			"head points at event %d but events follow it up to %d (events appended)",
+			head.Seq, last.Seq)}
+	case head.Hash != last.Hash:
+		return &AuditBreak{Seq: last.Seq, Reason: "last event does not match the head's hash (replaced)"}
 	}
-	return nil, count, nil
+	return nil
 }
 
 func checkLink(prev AuditEvent, r *AuditEvent) *AuditBreak {

@@ -149,3 +149,14 @@ func (tx *Tx) StuckChallenges(before time.Time, limit int) ([]Challenge, error) 
 	}
 	return rows, nil
 }
+
+// ExtendAuthorization sets the expiry of an authorization, as when it
+// becomes valid and may be reused until then.
+func (tx *Tx) ExtendAuthorization(id string, expires time.Time) error {
+	res := tx.db.Model(&Authorization{}).Where("id = ?", id).
+		Updates(map[string]any{"expires": expires, "updated_at": tx.Now()})
+	if res.Error != nil {
+		return fmt.Errorf("store: extending authorization %s: %w", id, res.Error)
+	}
+	return nil
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
 // schemaVersion is the version the code expects. Each change to the models
@@ -28,6 +29,11 @@ func (s *Store) Migrate(ctx context.Context) error {
 	// A dedicated connection keeps the advisory lock and the migration on
 	// the same session.
 	return db.Connection(func(conn *gorm.DB) error {
+		// Connection hands over a handle whose chained calls share one
+		// statement, so a Where from one query would leak into the next
+		// (the schema_version upsert became ambiguous). A new session
+		// starts each query afresh on the same connection.
+		conn = conn.Session(&gorm.Session{NewDB: true})
 		unlock, err := s.lock(conn)
 		if err != nil {
 			return err
@@ -35,6 +41,13 @@ func (s *Store) Migrate(ctx context.Context) error {
 		defer unlock()
 		if err := conn.AutoMigrate(allModels()...); err != nil {
 			return fmt.Errorf("store: migrating schema: %w", err)
+		}
+		// The audit head must exist before the first event: concurrent
+		// first writers would otherwise each try to insert it, and all
+		// but one would fail (or deadlock on MySQL's gap locks).
+		err = conn.Clauses(clause.OnConflict{DoNothing: true}).Create(&AuditHead{ID: 1}).Error
+		if err != nil {
+			return fmt.Errorf("store: creating audit head: %w", err)
 		}
 		return s.applySteps(conn)
 	})

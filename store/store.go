@@ -130,6 +130,12 @@ func dialectorFor(opts Options) (Dialect, gorm.Dialector, error) {
 		if !strings.Contains(dsn, "parseTime=") {
 			dsn += sep(dsn) + "parseTime=true"
 		}
+		// Compare-and-swap updates check RowsAffected; MySQL must count
+		// matched rows, not only changed ones, or an update that leaves
+		// a row as it was looks like a lost race.
+		if !strings.Contains(dsn, "clientFoundRows=") {
+			dsn += "&clientFoundRows=true"
+		}
 		return MySQL, mysql.Open(dsn), nil
 	case raw == "":
 		return "", nil, errors.New("store: no database URL configured")

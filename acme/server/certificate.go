@@ -1,0 +1,82 @@
+package server
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/pem"
+	"fmt"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/acmegate/acmegate/acme/problem"
+	"github.com/acmegate/acmegate/acme/state"
+)
+
+// certificate downloads an issued certificate with its chain as
+// application/pem-certificate-chain (RFC 8555, Section 7.4.2).
+func (s *Server) certificate(c echo.Context) error {
+	v, err := s.verifyPOST(c, byKID)
+	if err != nil {
+		return err
+	}
+	if err := requireEmpty(v); err != nil {
+		return err
+	}
+	cert, err := s.engine.Certificate(c.Request().Context(), v.account, c.Param("serial"))
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := pem.Encode(&buf, &pem.Block{Type: "CERTIFICATE", Bytes: cert.DER}); err != nil {
+		return fmt.Errorf("server: encoding certificate: %w", err)
+	}
+	buf.Write(s.engine.Issuer().ChainPEM())
+	c.Response().Header().Add("Link", link(s.url("intermediate.pem"), "up"))
+	// TODO: offer alternate chains (Link rel=alternate) when a cross-signed
+	// intermediate is configured (RFC 8555, Section 7.4.2).
+	return c.Blob(http.StatusOK, "application/pem-certificate-chain", buf.Bytes())
+}
+
+// revokeCert revokes a certificate (RFC 8555, Section 7.6), signed either by
+// an account (kid) or by the certificate's own key (jwk).
+func (s *Server) revokeCert(c echo.Context) error {
+	v, err := s.verifyPOST(c, byEither)
+	if err != nil {
+		return err
+	}
+	var p revokePayload
+	if err := decode(v.payload, &p); err != nil {
+		return err
+	}
+	der, err := base64.RawURLEncoding.DecodeString(p.Certificate)
+	if err != nil || len(der) == 0 {
+		return problem.New(problem.Malformed, "certificate must be the base64url DER of a certificate")
+	}
+	reason := 0
+	if p.Reason != nil {
+		reason = *p.Reason
+	}
+	err = s.engine.Revoke(c.Request().Context(), state.RevokeRequest{
+		CertificateDER: der, Reason: reason, Account: v.account, Key: v.jwk,
+	})
+	if err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusOK)
+}
+
+// renewalInfo serves the suggested renewal window of a certificate
+// (RFC 9773, Section 4.2); it is a plain GET.
+func (s *Server) renewalInfo(c echo.Context) error {
+	info, err := s.engine.RenewalInfo(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	var out renewalInfoJSON
+	out.SuggestedWindow.Start = rfc3339(info.Start)
+	out.SuggestedWindow.End = rfc3339(info.End)
+	out.ExplanationURL = info.ExplanationURL
+	c.Response().Header().Set("Retry-After", fmt.Sprint(int(info.RetryAfter.Seconds())))
+	return writeJSON(c, http.StatusOK, out)
+}

@@ -1,0 +1,248 @@
+package state
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/acmegate/acmegate/acme/problem"
+	"github.com/acmegate/acmegate/ca"
+	"github.com/acmegate/acmegate/challenges"
+	"github.com/acmegate/acmegate/store"
+)
+
+// Clock tells the time. Tests use a fake that moves only when told.
+type Clock interface {
+	Now() time.Time
+}
+
+// SystemClock is the wall clock.
+type SystemClock struct{}
+
+// Now returns the current time.
+func (SystemClock) Now() time.Time { return time.Now() }
+
+// Issuer signs certificates; *ca.Issuer implements it.
+type Issuer interface {
+	Issue(req ca.IssueRequest) (*x509.Certificate, []byte, error)
+	ChainPEM() []byte
+	KeyID() []byte
+}
+
+var _ Issuer = (*ca.Issuer)(nil)
+
+// Config holds the tunables of the state machine. Zero values get the
+// defaults of [Config.withDefaults].
+type Config struct {
+	// OrderLifetime is how long a new order stays usable; default 8h.
+	OrderLifetime time.Duration
+	// PendingAuthzLifetime is how long a new authorization waits for a
+	// challenge; default 8h.
+	PendingAuthzLifetime time.Duration
+	// ValidAuthzLifetime is how long a validated authorization is reused
+	// for the same account; default 24h, and zero after defaults means
+	// never reuse.
+	ValidAuthzLifetime time.Duration
+	// DisableAuthzReuse turns authorization reuse off.
+	DisableAuthzReuse bool
+	// ChallengeTypes are the challenge types offered for non-wildcard DNS
+	// identifiers, in order; default http-01, dns-01, tls-alpn-01.
+	// Wildcards get dns-01 only; IP identifiers get http-01 and tls-alpn-01.
+	ChallengeTypes []string
+	// Profiles are the certificate profiles clients may select; the map key
+	// is the profile name. Default: a "default" profile of 24 hours.
+	Profiles map[string]ca.Profile
+	// DefaultProfile names the profile used when the order names none.
+	DefaultProfile string
+	// MaxIdentifiers bounds the identifiers of one order; default 100.
+	MaxIdentifiers int
+	// MaxPendingOrders bounds the pending or ready orders of one account;
+	// default 300.
+	MaxPendingOrders int
+	// ValidationWait is how long a challenge POST waits for the validation
+	// result before answering with the challenge still processing;
+	// default 2s.
+	ValidationWait time.Duration
+	// ValidationTimeout bounds one validation attempt; default 15s.
+	ValidationTimeout time.Duration
+	// Validators bounds concurrent validations; default 32.
+	Validators int
+	// FinalizeWait is how long a finalize request waits for the signer
+	// before answering with the order processing; default 5s.
+	FinalizeWait time.Duration
+	// RequireEAB makes external account binding mandatory.
+	RequireEAB bool
+	// TermsOfService, when set, must be agreed to at account creation.
+	TermsOfService string
+	// Policy restricts identifiers.
+	Policy Policy
+}
+
+func (c Config) withDefaults() Config {
+	setDur := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	setDur(&c.OrderLifetime, 8*time.Hour)
+	setDur(&c.PendingAuthzLifetime, 8*time.Hour)
+	setDur(&c.ValidAuthzLifetime, 24*time.Hour)
+	setDur(&c.ValidationWait, 2*time.Second)
+	setDur(&c.ValidationTimeout, 15*time.Second)
+	setDur(&c.FinalizeWait, 5*time.Second)
+	if len(c.ChallengeTypes) == 0 {
+		c.ChallengeTypes = []string{challenges.TypeHTTP01, challenges.TypeDNS01, challenges.TypeTLSALPN01}
+	}
+	if len(c.Profiles) == 0 {
+		c.Profiles = map[string]ca.Profile{"default": ca.DefaultProfile()}
+	}
+	if c.DefaultProfile == "" {
+		c.DefaultProfile = "default"
+	}
+	if c.MaxIdentifiers == 0 {
+		c.MaxIdentifiers = 100
+	}
+	if c.MaxPendingOrders == 0 {
+		c.MaxPendingOrders = 300
+	}
+	if c.Validators == 0 {
+		c.Validators = 32
+	}
+	return c
+}
+
+// Validate reports the first invalid field of c.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	if _, ok := c.Profiles[c.DefaultProfile]; !ok {
+		return fmt.Errorf("state: default profile %q is not among the profiles", c.DefaultProfile)
+	}
+	for name, p := range c.Profiles {
+		if p.Lifetime <= 0 {
+			return fmt.Errorf("state: profile %q has no lifetime", name)
+		}
+	}
+	return c.Policy.validate()
+}
+
+// Engine runs the ACME state machine. It is safe for concurrent use.
+type Engine struct {
+	cfg        Config
+	store      *store.Store
+	issuer     Issuer
+	validators map[string]challenges.Validator
+	clock      Clock
+	rand       io.Reader
+	log        *slog.Logger
+
+	queue    chan validationJob
+	inflight sync.WaitGroup
+	waitersM sync.Mutex
+	waiters  map[string]chan struct{}
+	stop     chan struct{}
+	stopOnce sync.Once
+}
+
+// Options are the dependencies of [New].
+type Options struct {
+	Config     Config
+	Store      *store.Store
+	Issuer     Issuer
+	Validators map[string]challenges.Validator
+	Clock      Clock
+	// Rand supplies identifiers, tokens and serials; nil means crypto/rand.
+	Rand   io.Reader
+	Logger *slog.Logger
+}
+
+// New builds an Engine and starts its validation workers. Call
+// [Engine.Close] to stop them.
+func New(opts Options) (*Engine, error) {
+	if err := opts.Config.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.Store == nil || opts.Issuer == nil {
+		return nil, errors.New("state: a store and an issuer are required")
+	}
+	e := &Engine{
+		cfg:        opts.Config.withDefaults(),
+		store:      opts.Store,
+		issuer:     opts.Issuer,
+		validators: opts.Validators,
+		clock:      opts.Clock,
+		rand:       opts.Rand,
+		log:        opts.Logger,
+		waiters:    map[string]chan struct{}{},
+		stop:       make(chan struct{}),
+	}
+	if e.clock == nil {
+		e.clock = SystemClock{}
+	}
+	if e.rand == nil {
+		e.rand = rand.Reader
+	}
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
+	}
+	e.log = e.log.With("component", "state")
+	e.queue = make(chan validationJob, 4*e.cfg.Validators)
+	for range e.cfg.Validators {
+		go e.validationWorker()
+	}
+	return e, nil
+}
+
+// Close stops accepting validations and waits for in-flight validations and
+// issuances to finish, or for ctx to end.
+func (e *Engine) Close(ctx context.Context) error {
+	e.stopOnce.Do(func() { close(e.stop) })
+	done := make(chan struct{})
+	go func() {
+		e.inflight.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("state: waiting for in-flight work: %w", ctx.Err())
+	}
+}
+
+// Config returns the effective configuration, with defaults applied.
+func (e *Engine) Config() Config { return e.cfg }
+
+// Issuer returns the issuer the engine signs with.
+func (e *Engine) Issuer() Issuer { return e.issuer }
+
+// newID returns a random URL-safe identifier of 128 bits.
+func (e *Engine) newID() (string, error) {
+	var b [16]byte
+	if _, err := io.ReadFull(e.rand, b[:]); err != nil {
+		return "", fmt.Errorf("state: generating identifier: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
+
+// notFound is the single answer for a missing resource and for one that
+// belongs to another account, so the two cannot be told apart
+// (SECURITY-CATALOGUE D1).
+func notFound(kind string) error {
+	return problem.New(problem.NotFound, "%s not found", kind)
+}
+
+// storeErr maps a store error: not-found becomes the given problem, the
+// rest stays internal.
+func storeErr(err error, kind string) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound(kind)
+	}
+	return err
+}

@@ -1,0 +1,27 @@
+package state
+
+// Audit event types. Every state change writes exactly one of these in the
+// transaction that makes the change.
+const (
+	EventAccountCreated     = "account.created"
+	EventAccountUpdated     = "account.updated"
+	EventAccountDeactivated = "account.deactivated"
+	EventAccountKeyChanged  = "account.key_changed"
+	EventOrderCreated       = "order.created"
+	EventOrderInvalid       = "order.invalid"
+	EventChallengeStarted   = "challenge.started"
+	EventChallengeValid     = "challenge.valid"
+	EventChallengeInvalid   = "challenge.invalid"
+	EventIssuanceRequested  = "certificate.requested"
+	EventCertificateIssued  = "certificate.issued"
+	EventIssuanceFailed     = "certificate.failed"
+	EventCertificateRevoked = "certificate.revoked"
+	EventEABKeyCreated      = "eab.created"
+	EventEABKeyRevoked      = "eab.revoked"
+)
+
+// Outcomes recorded on audit events.
+const (
+	OutcomeSuccess = "success"
+	OutcomeFailure = "failure"
+)

@@ -1,0 +1,369 @@
+package state
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/acmegate/acmegate/acme/problem"
+	"github.com/acmegate/acmegate/ca"
+	"github.com/acmegate/acmegate/store"
+)
+
+// maxLifetime returns the longest lifetime a profile allows.
+func maxLifetime(p ca.Profile) time.Duration {
+	return p.WithDefaults().MaxLifetime
+}
+
+// Finalize checks the CSR against a ready order and issues the certificate
+// (RFC 8555, Section 7.4). Exactly one of several concurrent finalize
+// requests moves the order to processing; the others get orderNotReady.
+// The call waits a bounded time for the signer and returns the order,
+// valid when issuance finished and processing otherwise.
+func (e *Engine) Finalize(ctx context.Context, acct *Account, orderID string, csrDER []byte) (*Order, error) {
+	order, err := e.Order(ctx, acct, orderID)
+	if err != nil {
+		return nil, err
+	}
+	if order.Status != StatusReady {
+		return nil, problem.New(problem.OrderNotReady, "the order is %s, not ready", order.Status)
+	}
+
+	// 1. Check the CSR before touching the order.
+	csr, err := e.checkCSR(csrDER, acct, order)
+	if err != nil {
+		return nil, err
+	}
+	serial, err := ca.NewSerial(e.rand)
+	if err != nil {
+		return nil, fmt.Errorf("state: generating serial: %w", err)
+	}
+	serialHex := serialString(serial.Bytes())
+
+	// 2. Move the order to processing and reserve the serial, with the
+	// intent recorded, in one transaction. The compare-and-swap on the
+	// order status is what makes a second finalize fail.
+	err = e.store.Transact(ctx, func(tx *store.Tx) error {
+		err := tx.SetOrderStatus(orderID, []string{StatusReady}, StatusProcessing,
+			map[string]any{"csr": csrDER})
+		if errors.Is(err, store.ErrConflict) {
+			return problem.New(problem.OrderNotReady, "the order is already being finalized")
+		}
+		if err != nil {
+			return err
+		}
+		if err := tx.ReserveSerial(serialHex, orderID); err != nil {
+			return err
+		}
+		return tx.Audit(store.Event{Type: EventIssuanceRequested, Actor: acct.ID,
+			Subject: "order:" + orderID, Outcome: OutcomeSuccess,
+			Data: map[string]any{"serial": serialHex, "identifiers": order.Identifiers,
+				"profile": order.Profile, "csr_key_sha256": keyHash(csr.RawSubjectPublicKeyInfo)}})
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	// 3. Sign off the request goroutine, and wait for it a bounded time.
+	done := make(chan struct{})
+	e.inflight.Add(1)
+	go func() {
+		defer e.inflight.Done()
+		defer close(done)
+		e.issue(order, csr, serial)
+	}()
+	timer := time.NewTimer(e.cfg.FinalizeWait)
+	defer timer.Stop()
+	select {
+	case <-done:
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+	return e.Order(context.WithoutCancel(ctx), acct, orderID)
+}
+
+// issue signs the certificate for a processing order and commits it with
+// the order's valid state and the audit event. A signer failure makes the
+// order invalid; a store failure leaves it processing for recovery.
+func (e *Engine) issue(order *Order, csr *x509.CertificateRequest, serial *big.Int) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	now := e.clock.Now()
+	serialHex := serialString(serial.Bytes())
+	log := e.log.With("order_id", order.ID, "account_id", order.AccountID, "serial", serialHex)
+
+	req := issueRequest(order, csr, e.cfg.Profiles[order.Profile], now)
+	req.Serial = serial
+	cert, der, err := e.issuer.Issue(req)
+	if err != nil {
+		log.Error("signing certificate failed", "error", err)
+		e.failIssuance(ctx, order, serialHex, err)
+		return
+	}
+	row := &store.Certificate{
+		Serial:      serialHex,
+		OrderID:     order.ID,
+		AccountID:   order.AccountID,
+		IssuerKeyID: hex.EncodeToString(e.issuer.KeyID()),
+		DER:         der,
+		Names:       strings.Join(certNames(cert), ","),
+		Profile:     order.Profile,
+		KeyHash:     keyHash(cert.RawSubjectPublicKeyInfo),
+		NotBefore:   cert.NotBefore,
+		NotAfter:    cert.NotAfter,
+		Status:      StatusValid,
+		Replaces:    order.Replaces,
+	}
+	err = e.store.Transact(ctx, func(tx *store.Tx) error {
+		if err := tx.CreateCertificate(row); err != nil {
+			return err
+		}
+		err := tx.SetOrderStatus(order.ID, []string{StatusProcessing}, StatusValid,
+			map[string]any{"certificate_serial": serialHex})
+		if err != nil {
+			return err
+		}
+		return tx.Audit(store.Event{Type: EventCertificateIssued, Actor: order.AccountID,
+			Subject: "certificate:" + serialHex, Outcome: OutcomeSuccess,
+			Data: map[string]any{"order_id": order.ID, "names": certNames(cert),
+				"profile": order.Profile, "not_before": cert.NotBefore, "not_after": cert.NotAfter,
+				"replaces": order.Replaces}})
+	})
+	if err != nil {
+		// The certificate was signed but not stored: it was never returned
+		// to anyone. Recovery re-issues the order with a new serial; the
+		// reservation of this one stays on record.
+		log.Error("storing issued certificate failed", "error", err)
+		return
+	}
+	log.Info("certificate issued", "names", row.Names, "profile", order.Profile)
+}
+
+func (e *Engine) failIssuance(ctx context.Context, order *Order, serialHex string, cause error) {
+	prob := problem.New(problem.ServerInternal, "the certificate could not be signed")
+	err := e.store.Transact(ctx, func(tx *store.Tx) error {
+		err := tx.SetOrderStatus(order.ID, []string{StatusProcessing}, StatusInvalid,
+			map[string]any{"error": mustJSON(prob.ToDocument())})
+		if err != nil {
+			return err
+		}
+		return tx.Audit(store.Event{Type: EventIssuanceFailed, Actor: order.AccountID,
+			Subject: "order:" + order.ID, Outcome: OutcomeFailure, Reason: cause.Error(),
+			Data: map[string]any{"serial": serialHex}})
+	})
+	if err != nil {
+		e.log.Error("recording failed issuance failed", "order_id", order.ID, "error", err)
+	}
+}
+
+// issueRequest builds the signer's request from the order: the names come
+// from the order's identifiers, never from the CSR.
+func issueRequest(order *Order, csr *x509.CertificateRequest, profile ca.Profile, now time.Time) ca.IssueRequest {
+	req := ca.IssueRequest{CSR: csr, Profile: profile, Now: now}
+	for _, id := range order.Identifiers {
+		if id.Type == IdentifierIP {
+			req.IPAddresses = append(req.IPAddresses, net.ParseIP(id.Value))
+			continue
+		}
+		req.DNSNames = append(req.DNSNames, id.Value)
+	}
+	if order.NotBefore != nil {
+		req.NotBefore = *order.NotBefore
+	}
+	if order.NotAfter != nil {
+		req.NotAfter = *order.NotAfter
+	}
+	return req
+}
+
+// checkCSR parses and checks a finalize CSR (RFC 8555, Section 7.4): valid
+// signature, an acceptable key that is not the account key, and names that
+// are exactly the order's identifiers.
+func (e *Engine) checkCSR(der []byte, acct *Account, order *Order) (*x509.CertificateRequest, error) {
+	csr, err := x509.ParseCertificateRequest(der)
+	if err != nil {
+		return nil, problem.New(problem.BadCSR, "the CSR cannot be parsed: %s", truncate(err.Error(), 200))
+	}
+	if err := csr.CheckSignature(); err != nil {
+		return nil, problem.New(problem.BadCSR, "the CSR signature does not verify")
+	}
+	if err := checkCSRKey(csr); err != nil {
+		return nil, err
+	}
+	acctSPKI, err := x509.MarshalPKIXPublicKey(acct.Key.Key)
+	if err == nil && bytes.Equal(acctSPKI, csr.RawSubjectPublicKeyInfo) {
+		return nil, problem.New(problem.BadCSR, "the CSR key must differ from the account key")
+	}
+	if err := checkCSRNames(csr, order.Identifiers); err != nil {
+		return nil, err
+	}
+	return csr, nil
+}
+
+func checkCSRKey(csr *x509.CertificateRequest) error {
+	switch k := csr.PublicKey.(type) {
+	case *rsa.PublicKey:
+		bits := k.N.BitLen()
+		if bits < 2048 || bits > 8192 {
+			return problem.New(problem.BadCSR, "RSA keys must have 2048 to 8192 bits, got %d", bits)
+		}
+		if k.E != 65537 {
+			return problem.New(problem.BadCSR, "RSA keys must use the exponent 65537")
+		}
+	case *ecdsa.PublicKey:
+		switch k.Curve {
+		case elliptic.P256(), elliptic.P384():
+		default:
+			return problem.New(problem.BadCSR, "ECDSA keys must use P-256 or P-384")
+		}
+	default:
+		return problem.New(problem.BadCSR, "the CSR key type %T is not supported", csr.PublicKey)
+	}
+	// TODO: refuse known-weak keys (Debian OpenSSL blocklist, ROCA, small
+	// factors) and keys blocked after a keyCompromise revocation.
+	return nil
+}
+
+// checkCSRNames requires the CSR's SANs and common name to name exactly the
+// order's identifiers, and says which differ.
+func checkCSRNames(csr *x509.CertificateRequest, ids []Identifier) error {
+	want := map[string]bool{}
+	for _, id := range ids {
+		want[id.Type+":"+id.Value] = true
+	}
+	got := map[string]bool{}
+	for _, n := range csr.DNSNames {
+		got["dns:"+strings.ToLower(strings.TrimSuffix(n, "."))] = true
+	}
+	for _, ip := range csr.IPAddresses {
+		if a, ok := netip.AddrFromSlice(ip); ok {
+			got["ip:"+a.Unmap().String()] = true
+		}
+	}
+	if len(csr.EmailAddresses) > 0 || len(csr.URIs) > 0 {
+		return problem.New(problem.BadCSR, "the CSR may only request DNS names and IP addresses")
+	}
+	if cn := csr.Subject.CommonName; cn != "" {
+		key := "dns:" + strings.ToLower(cn)
+		if a, err := netip.ParseAddr(cn); err == nil {
+			key = "ip:" + a.Unmap().String()
+		}
+		if !want[key] {
+			return problem.New(problem.BadCSR, "the CSR common name %q is not an identifier of the order",
+				truncate(cn, 64))
+		}
+		got[key] = true
+	}
+	var extra, missing []string
+	for k := range got {
+		if !want[k] {
+			extra = append(extra, k)
+		}
+	}
+	for k := range want {
+		if !got[k] {
+			missing = append(missing, k)
+		}
+	}
+	if len(extra) == 0 && len(missing) == 0 {
+		return nil
+	}
+	slices.Sort(extra)
+	slices.Sort(missing)
+	var parts []string
+	if len(extra) > 0 {
+		parts = append(parts, "not in the order: "+truncate(strings.Join(extra, ", "), 300))
+	}
+	if len(missing) > 0 {
+		parts = append(parts, "missing from the CSR: "+truncate(strings.Join(missing, ", "), 300))
+	}
+	return problem.New(problem.BadCSR, "the CSR names differ from the order's identifiers (%s)",
+		strings.Join(parts, "; "))
+}
+
+func certNames(cert *x509.Certificate) []string {
+	names := slices.Clone(cert.DNSNames)
+	for _, ip := range cert.IPAddresses {
+		names = append(names, ip.String())
+	}
+	return names
+}
+
+// keyHash is the hex SHA-256 of a DER SubjectPublicKeyInfo.
+func keyHash(spki []byte) string {
+	sum := sha256.Sum256(spki)
+	return hex.EncodeToString(sum[:])
+}
+
+// serialString is the lowercase hex form of a serial's bytes, the key
+// certificates are stored and served under.
+func serialString(b []byte) string { return hex.EncodeToString(b) }
+
+// RecoverIssuance completes orders left processing by a crash or a failed
+// store write, older than the given age: each is signed again with a new
+// reserved serial. It returns how many orders it handled.
+func (e *Engine) RecoverIssuance(ctx context.Context, olderThan time.Duration) (int, error) {
+	before := e.clock.Now().Add(-olderThan)
+	rows, err := e.store.Read(ctx).StuckOrders(before, 100)
+	if err != nil {
+		return 0, err
+	}
+	for i := range rows {
+		e.recoverOrder(ctx, &rows[i])
+	}
+	return len(rows), nil
+}
+
+func (e *Engine) recoverOrder(ctx context.Context, row *store.Order) {
+	log := e.log.With("order_id", row.ID)
+	order, err := orderFromModel(row, nil, e.clock.Now())
+	if err != nil {
+		log.Error("loading stuck order failed", "error", err)
+		return
+	}
+	order.Status = StatusProcessing
+	csr, err := x509.ParseCertificateRequest(row.CSR)
+	if err != nil {
+		e.failIssuance(ctx, order, "", fmt.Errorf("stored CSR unreadable: %w", err))
+		return
+	}
+	serial, err := ca.NewSerial(e.rand)
+	if err != nil {
+		log.Error("generating serial failed", "error", err)
+		return
+	}
+	serialHex := serialString(serial.Bytes())
+	err = e.store.Transact(ctx, func(tx *store.Tx) error {
+		// Touch the order so a concurrent recoverer on another replica
+		// skips it, then reserve the new serial.
+		err := tx.SetOrderStatus(row.ID, []string{StatusProcessing}, StatusProcessing, nil)
+		if err != nil {
+			return err
+		}
+		if err := tx.ReserveSerial(serialHex, row.ID); err != nil {
+			return err
+		}
+		return tx.Audit(store.Event{Type: EventIssuanceRequested, Actor: "system",
+			Subject: "order:" + row.ID, Outcome: OutcomeSuccess, Reason: "recovering interrupted issuance",
+			Data: map[string]any{"serial": serialHex}})
+	})
+	if err != nil {
+		log.Error("reserving serial for recovery failed", "error", err)
+		return
+	}
+	e.issue(order, csr, serial)
+}
+

@@ -1,0 +1,348 @@
+package state
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/acmegate/acmegate/acme/problem"
+	"github.com/acmegate/acmegate/challenges"
+	"github.com/acmegate/acmegate/store"
+)
+
+// NewOrderRequest is the payload of newOrder (RFC 8555, Section 7.4).
+type NewOrderRequest struct {
+	Identifiers []Identifier
+	NotBefore   *time.Time
+	NotAfter    *time.Time
+	// Profile names a certificate profile (the ACME profiles extension);
+	// empty selects the default.
+	Profile string
+	// Replaces is the ARI certificate ID of the certificate this order
+	// renews (RFC 9773, Section 5).
+	Replaces string
+}
+
+// NewOrder checks the request against policy and creates an order with an
+// authorization per identifier, reusing the account's recent
+// authorizations for the same identifier and profile.
+func (e *Engine) NewOrder(ctx context.Context, acct *Account, req NewOrderRequest) (*Order, error) {
+	now := e.clock.Now()
+
+	// 1. Policy: identifiers, profile, validity.
+	ids, err := e.cfg.Policy.checkIdentifiers(req.Identifiers, e.cfg.MaxIdentifiers)
+	if err != nil {
+		return nil, err
+	}
+	profileName := req.Profile
+	if profileName == "" {
+		profileName = e.cfg.DefaultProfile
+	}
+	profile, ok := e.cfg.Profiles[profileName]
+	if !ok {
+		return nil, problem.New(problem.InvalidProfile, "profile %q is not offered by this server",
+			truncate(req.Profile, 64))
+	}
+	if err := checkValidity(req.NotBefore, req.NotAfter, maxLifetime(profile), now); err != nil {
+		return nil, err
+	}
+	if req.Replaces != "" {
+		if err := e.checkReplaces(ctx, acct, req.Replaces); err != nil {
+			return nil, err
+		}
+	}
+	pending, err := e.store.Read(ctx).CountPendingOrders(acct.ID, now)
+	if err != nil {
+		return nil, err
+	}
+	if pending >= int64(e.cfg.MaxPendingOrders) {
+		return nil, &problem.Error{Type: problem.RateLimited, RetryAfter: 60, Detail: fmt.Sprintf(
+			"the account has %d pending orders; finalize or let some expire first", pending)}
+	}
+
+	// 2. Create the order and its authorizations in one transaction.
+	orderID, err := e.newID()
+	if err != nil {
+		return nil, err
+	}
+	row := &store.Order{
+		ID:          orderID,
+		AccountID:   acct.ID,
+		Status:      StatusPending,
+		Expires:     now.Add(e.cfg.OrderLifetime).UTC().Truncate(time.Second),
+		NotBefore:   req.NotBefore,
+		NotAfter:    req.NotAfter,
+		Identifiers: mustJSON(ids),
+		Profile:     profileName,
+		Replaces:    req.Replaces,
+	}
+	var authzIDs []string
+	err = e.store.Transact(ctx, func(tx *store.Tx) error {
+		authzIDs = authzIDs[:0]
+		allValid := true
+		for _, id := range ids {
+			authz, err := e.authzForOrder(tx, acct, id, profileName, now)
+			if err != nil {
+				return err
+			}
+			authzIDs = append(authzIDs, authz.ID)
+			allValid = allValid && authz.Status == StatusValid
+		}
+		if allValid {
+			row.Status = StatusReady
+		}
+		if err := tx.CreateOrder(row, authzIDs); err != nil {
+			return err
+		}
+		return tx.Audit(store.Event{Type: EventOrderCreated, Actor: acct.ID,
+			Subject: "order:" + orderID, Outcome: OutcomeSuccess,
+			Data: map[string]any{"identifiers": ids, "profile": profileName,
+				"replaces": req.Replaces, "status": row.Status}})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return e.Order(ctx, acct, orderID)
+}
+
+func checkValidity(notBefore, notAfter *time.Time, maxLifetime time.Duration, now time.Time) error {
+	if notBefore != nil && notBefore.After(now.Add(7*24*time.Hour)) {
+		return problem.New(problem.Malformed, "notBefore may be at most 7 days in the future")
+	}
+	if notAfter == nil {
+		return nil
+	}
+	if !notAfter.After(now) {
+		return problem.New(problem.Malformed, "notAfter is in the past")
+	}
+	start := now
+	if notBefore != nil {
+		start = *notBefore
+		if !notAfter.After(start) {
+			return problem.New(problem.Malformed, "notAfter must be after notBefore")
+		}
+	}
+	if notAfter.Sub(start) > maxLifetime {
+		return problem.New(problem.Malformed,
+			"the requested lifetime %s exceeds the profile's maximum of %s",
+			notAfter.Sub(start).Round(time.Second), maxLifetime)
+	}
+	return nil
+}
+
+// authzForOrder reuses a recent authorization of the account for the
+// identifier when reuse is on, and otherwise creates a pending one with
+// its challenges.
+func (e *Engine) authzForOrder(tx *store.Tx, acct *Account, id Identifier, profile string,
+	now time.Time) (*store.Authorization, error) {
+	value, wildcard := id.Value, false
+	if id.Type == IdentifierDNS && len(value) > 2 && value[:2] == "*." {
+		value, wildcard = value[2:], true
+	}
+	if !e.cfg.DisableAuthzReuse {
+		// Reuse only authorizations that outlive the order a little, so a
+		// finalize within the order's lifetime still finds them valid.
+		minExpiry := now.Add(time.Hour)
+		a, err := tx.ReusableAuthorization(acct.ID, id.Type, value, wildcard, profile, minExpiry, true)
+		if err == nil {
+			return a, nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+	}
+	authzID, err := e.newID()
+	if err != nil {
+		return nil, err
+	}
+	a := &store.Authorization{
+		ID:              authzID,
+		AccountID:       acct.ID,
+		IdentifierType:  id.Type,
+		IdentifierValue: value,
+		Wildcard:        wildcard,
+		Status:          StatusPending,
+		Profile:         profile,
+		Expires:         now.Add(e.cfg.PendingAuthzLifetime).UTC().Truncate(time.Second),
+	}
+	var chals []store.Challenge
+	for i, typ := range e.challengeTypesFor(id.Type, wildcard) {
+		chalID, err := e.newID()
+		if err != nil {
+			return nil, err
+		}
+		token, err := e.newToken()
+		if err != nil {
+			return nil, err
+		}
+		chals = append(chals, store.Challenge{ID: chalID, Type: typ, Token: token,
+			Status: StatusPending, Position: i})
+	}
+	if len(chals) == 0 {
+		return nil, problem.New(problem.RejectedIdentifier,
+			"no challenge type is enabled for identifier %s", id.Value)
+	}
+	if err := tx.CreateAuthorization(a, chals); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// challengeTypesFor lists the challenge types offered for an identifier:
+// wildcards only with dns-01 (RFC 8555, Section 7.1.3), IP addresses
+// without dns-01 (RFC 8738, Section 7). Only configured types with a
+// validator are offered.
+func (e *Engine) challengeTypesFor(idType string, wildcard bool) []string {
+	var out []string
+	for _, typ := range e.cfg.ChallengeTypes {
+		if _, ok := e.validators[typ]; !ok {
+			continue
+		}
+		switch {
+		case wildcard && typ != challenges.TypeDNS01:
+			continue
+		case idType == IdentifierIP && typ == challenges.TypeDNS01:
+			continue
+		}
+		out = append(out, typ)
+	}
+	return out
+}
+
+// newToken returns a challenge token of 128 random bits, base64url
+// encoded (RFC 8555, Section 8.3).
+func (e *Engine) newToken() (string, error) {
+	return e.newID()
+}
+
+// Order loads an order of acct. An order of another account is reported
+// exactly like a missing one.
+func (e *Engine) Order(ctx context.Context, acct *Account, id string) (*Order, error) {
+	r := e.store.Read(ctx)
+	row, err := r.Order(id)
+	if err != nil {
+		return nil, storeErr(err, "order")
+	}
+	if row.AccountID != acct.ID {
+		return nil, notFound("order")
+	}
+	authzIDs, err := r.OrderAuthzIDs(id)
+	if err != nil {
+		return nil, err
+	}
+	return orderFromModel(row, authzIDs, e.clock.Now())
+}
+
+// Orders lists the IDs of the account's orders after cursor, at most limit,
+// and the cursor of the next page ("" when there is none) (RFC 8555,
+// Section 7.1.2.1).
+func (e *Engine) Orders(ctx context.Context, acct *Account, cursor string, limit int) ([]string, string, error) {
+	rows, err := e.store.Read(ctx).AccountOrders(acct.ID, cursor, limit+1)
+	if err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(rows) > limit {
+		rows = rows[:limit]
+		next = rows[len(rows)-1].ID
+	}
+	ids := make([]string, len(rows))
+	for i := range rows {
+		ids[i] = rows[i].ID
+	}
+	return ids, next, nil
+}
+
+// Authorization loads an authorization of acct with its challenges.
+func (e *Engine) Authorization(ctx context.Context, acct *Account, id string) (*Authorization, error) {
+	r := e.store.Read(ctx)
+	row, err := r.Authorization(id)
+	if err != nil {
+		return nil, storeErr(err, "authorization")
+	}
+	if row.AccountID != acct.ID {
+		return nil, notFound("authorization")
+	}
+	chals, err := r.Challenges(id)
+	if err != nil {
+		return nil, err
+	}
+	return authzFromModel(row, chals, e.clock.Now()), nil
+}
+
+// DeactivateAuthorization moves a pending or valid authorization to
+// deactivated (RFC 8555, Section 7.5.2) and invalidates the orders that
+// depend on it.
+func (e *Engine) DeactivateAuthorization(ctx context.Context, acct *Account, id string) (*Authorization, error) {
+	if _, err := e.Authorization(ctx, acct, id); err != nil {
+		return nil, err
+	}
+	err := e.store.Transact(ctx, func(tx *store.Tx) error {
+		err := tx.SetAuthorizationStatus(id, []string{StatusPending, StatusValid}, StatusDeactivated)
+		if errors.Is(err, store.ErrConflict) {
+			return problem.New(problem.Malformed, "only pending or valid authorizations can be deactivated")
+		}
+		if err != nil {
+			return err
+		}
+		if err := e.invalidateOrdersOf(tx, id, "an authorization was deactivated"); err != nil {
+			return err
+		}
+		return tx.Audit(store.Event{Type: EventAccountUpdated, Actor: acct.ID,
+			Subject: "authz:" + id, Outcome: OutcomeSuccess, Reason: "authorization deactivated"})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return e.Authorization(ctx, acct, id)
+}
+
+// invalidateOrdersOf makes every pending or ready order that uses the
+// authorization invalid.
+func (e *Engine) invalidateOrdersOf(tx *store.Tx, authzID, reason string) error {
+	orderIDs, err := tx.OrdersForAuthz(authzID)
+	if err != nil {
+		return err
+	}
+	doc := mustJSON(problem.New(problem.Unauthorized, "%s", reason).ToDocument())
+	for _, oid := range orderIDs {
+		err := tx.SetOrderStatus(oid, []string{StatusPending, StatusReady}, StatusInvalid,
+			map[string]any{"error": doc})
+		if err != nil && !errors.Is(err, store.ErrConflict) {
+			return err
+		}
+	}
+	return nil
+}
+
+// promoteOrdersOf moves each pending order that uses the authorization to
+// ready once all of its authorizations are valid.
+func (e *Engine) promoteOrdersOf(tx *store.Tx, authzID string, now time.Time) error {
+	orderIDs, err := tx.OrdersForAuthz(authzID)
+	if err != nil {
+		return err
+	}
+	for _, oid := range orderIDs {
+		ids, err := tx.OrderAuthzIDs(oid)
+		if err != nil {
+			return err
+		}
+		authzs, err := tx.Authorizations(ids)
+		if err != nil {
+			return err
+		}
+		ready := len(authzs) == len(ids)
+		for _, a := range authzs {
+			ready = ready && a.Status == StatusValid && a.Expires.After(now)
+		}
+		if !ready {
+			continue
+		}
+		err = tx.SetOrderStatus(oid, []string{StatusPending}, StatusReady, nil)
+		if err != nil && !errors.Is(err, store.ErrConflict) {
+			return err
+		}
+	}
+	return nil
+}
