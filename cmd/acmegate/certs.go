@@ -1,0 +1,165 @@
+package main
+
+import (
+	"crypto/x509"
+	"encoding/csv"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/acmegate/acmegate/store"
+)
+
+func certsCommand() *cobra.Command {
+	var sf storeFlags
+	cmd := &cobra.Command{
+		Use:   "certs",
+		Short: "Query the certificate inventory",
+	}
+	sf.register(cmd)
+	cmd.AddCommand(certsListCommand(&sf), certsShowCommand(&sf))
+	return cmd
+}
+
+func certsListCommand(sf *storeFlags) *cobra.Command {
+	var (
+		name, account, profile, status, format string
+		expiring                               time.Duration
+		limit                                  int
+	)
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List certificates, newest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, _, err := sf.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			now := time.Now().UTC()
+			f := store.CertificateFilter{AccountID: account, Profile: profile, Status: status,
+				Now: now, Limit: limit}
+			if name != "" {
+				f.NamePattern = "%" + strings.ReplaceAll(name, "*", "%") + "%"
+			}
+			if expiring > 0 {
+				f.ExpiresBefore = now.Add(expiring)
+				if f.Status == "" {
+					f.Status = "valid"
+				}
+			}
+			rows, err := st.Read(cmd.Context()).ListCertificates(f)
+			if err != nil {
+				return err
+			}
+			return writeCerts(cmd, rows, format, now)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&name, "name", "", "names containing this text (* matches anything)")
+	fl.StringVar(&account, "account", "", "account ID")
+	fl.StringVar(&profile, "profile", "", "profile name")
+	fl.StringVar(&status, "status", "", "valid, revoked or expired")
+	fl.DurationVar(&expiring, "expiring-within", 0, "valid certificates expiring within this duration")
+	fl.IntVar(&limit, "limit", 1000, "maximum number of rows")
+	fl.StringVar(&format, "format", "table", "table, json or csv")
+	return cmd
+}
+
+func certStatus(c store.Certificate, now time.Time) string {
+	if c.Status == "valid" && !now.Before(c.NotAfter) {
+		return "expired"
+	}
+	return c.Status
+}
+
+func writeCerts(cmd *cobra.Command, rows []store.Certificate, format string, now time.Time) error {
+	out := cmd.OutOrStdout()
+	type row struct {
+		Serial    string    `json:"serial"`
+		Names     string    `json:"names"`
+		Account   string    `json:"account"`
+		Profile   string    `json:"profile"`
+		Status    string    `json:"status"`
+		NotBefore time.Time `json:"not_before"`
+		NotAfter  time.Time `json:"not_after"`
+	}
+	var list []row
+	for _, c := range rows {
+		list = append(list, row{c.Serial, c.Names, c.AccountID, c.Profile, certStatus(c, now),
+			c.NotBefore.UTC(), c.NotAfter.UTC()})
+	}
+	switch format {
+	case "json":
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(list)
+	case "csv":
+		w := csv.NewWriter(out)
+		_ = w.Write([]string{"serial", "names", "account", "profile", "status", "not_before", "not_after"})
+		for _, r := range list {
+			_ = w.Write([]string{r.Serial, r.Names, r.Account, r.Profile, r.Status,
+				r.NotBefore.Format(time.RFC3339), r.NotAfter.Format(time.RFC3339)})
+		}
+		w.Flush()
+		return w.Error()
+	case "table":
+		w := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "SERIAL\tNAMES\tPROFILE\tSTATUS\tNOT AFTER")
+		for _, r := range list {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", r.Serial, r.Names, r.Profile, r.Status,
+				r.NotAfter.Format(time.RFC3339))
+		}
+		return w.Flush()
+	}
+	return fmt.Errorf("--format must be table, json or csv")
+}
+
+func certsShowCommand(sf *storeFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "show SERIAL",
+		Short: "Show one certificate with its order and account",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, _, err := sf.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			r := st.Read(cmd.Context())
+			c, err := r.Certificate(strings.ToLower(args[0]))
+			if err != nil {
+				return err
+			}
+			cert, err := x509.ParseCertificate(c.DER)
+			if err != nil {
+				return fmt.Errorf("decoding stored certificate: %w", err)
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "serial:      %s\n", c.Serial)
+			fmt.Fprintf(out, "status:      %s\n", certStatus(*c, time.Now()))
+			if c.RevokedAt != nil {
+				fmt.Fprintf(out, "revoked:     %s (reason %d)\n", c.RevokedAt.UTC().Format(time.RFC3339),
+					c.RevocationReason)
+			}
+			fmt.Fprintf(out, "names:       %s\n", c.Names)
+			fmt.Fprintf(out, "profile:     %s\n", c.Profile)
+			fmt.Fprintf(out, "account:     %s\n", c.AccountID)
+			fmt.Fprintf(out, "order:       %s\n", c.OrderID)
+			fmt.Fprintf(out, "issuer:      %s\n", cert.Issuer.String())
+			fmt.Fprintf(out, "not before:  %s\n", cert.NotBefore.UTC().Format(time.RFC3339))
+			fmt.Fprintf(out, "not after:   %s\n", cert.NotAfter.UTC().Format(time.RFC3339))
+			fmt.Fprintf(out, "key sha256:  %s\n", c.KeyHash)
+			if c.Replaces != "" {
+				fmt.Fprintf(out, "replaces:    %s\n", c.Replaces)
+			}
+			return pem.Encode(out, &pem.Block{Type: "CERTIFICATE", Bytes: c.DER})
+		},
+	}
+}

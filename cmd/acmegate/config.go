@@ -1,0 +1,270 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/acmegate/acmegate/ca"
+)
+
+// Duration is a time.Duration written as a string such as "90s" in YAML.
+type Duration time.Duration
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration like \"90s\" or \"24h\"", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Config is the whole configuration file. Every field has a default (see
+// [defaultConfig]); flags of `acmegate serve` override the file.
+type Config struct {
+	// Data is the folder of the CA files and the SQLite database.
+	Data string `yaml:"data"`
+	// Listen is the HTTPS listen address of the ACME server.
+	Listen string `yaml:"listen"`
+	// ExternalURL is the base URL clients use; default https://<listen>.
+	ExternalURL string `yaml:"external_url"`
+	// DB is the database URL; empty means SQLite at <data>/acmegate.db.
+	DB  string    `yaml:"db"`
+	Log LogConfig `yaml:"log"`
+	CA  CAConfig  `yaml:"ca"`
+	// ACME tunes the protocol state machine.
+	ACME ACMEConfig `yaml:"acme"`
+	// Profiles are the certificate profiles offered; the key is the name.
+	Profiles   map[string]ProfileConfig `yaml:"profiles"`
+	Policy     PolicyConfig             `yaml:"policy"`
+	Challenges ChallengesConfig         `yaml:"challenges"`
+}
+
+// LogConfig selects the log output.
+type LogConfig struct {
+	// Level is debug, info, warn or error.
+	Level string `yaml:"level"`
+	// Format is text or json.
+	Format string `yaml:"format"`
+}
+
+// CAConfig locates the online intermediate.
+type CAConfig struct {
+	// IntermediatePassphraseFile holds the passphrase of
+	// <data>/intermediate-key.pem; default <data>/intermediate.pass (written
+	// by the development ceremony).
+	IntermediatePassphraseFile string `yaml:"intermediate_passphrase_file"`
+	// KeyAlgorithm is used by the development ceremony: ecdsa-p256,
+	// ecdsa-p384, rsa-3072 or rsa-4096.
+	KeyAlgorithm string `yaml:"key_algorithm"`
+	// ServerNames are extra DNS names or IPs for the gateway's own HTTPS
+	// certificate, beyond the listen and external URL hosts.
+	ServerNames []string `yaml:"server_names"`
+}
+
+// ACMEConfig tunes the protocol.
+type ACMEConfig struct {
+	OrderLifetime      Duration `yaml:"order_lifetime"`
+	AuthzLifetime      Duration `yaml:"authz_lifetime"`
+	AuthzReuse         Duration `yaml:"authz_reuse"`
+	DisableAuthzReuse  bool     `yaml:"disable_authz_reuse"`
+	RequireEAB         bool     `yaml:"require_eab"`
+	TermsOfService     string   `yaml:"terms_of_service"`
+	Website            string   `yaml:"website"`
+	CAAIdentities      []string `yaml:"caa_identities"`
+	DefaultProfile     string   `yaml:"default_profile"`
+	MaxBodyBytes       int64    `yaml:"max_body_bytes"`
+	MaxIdentifiers     int      `yaml:"max_identifiers"`
+	MaxPendingOrders   int      `yaml:"max_pending_orders"`
+	ValidationWait     Duration `yaml:"validation_wait"`
+	FinalizeWait       Duration `yaml:"finalize_wait"`
+	NonceLifetime      Duration `yaml:"nonce_lifetime"`
+	ChallengeTypes     []string `yaml:"challenge_types"`
+	ValidationWorkers  int      `yaml:"validation_workers"`
+	ShutdownGrace      Duration `yaml:"shutdown_grace"`
+	SQLiteSynchronous  string   `yaml:"sqlite_synchronous"`
+	RecoverAfter       Duration `yaml:"recover_after"`
+	OrdersPageSize     int      `yaml:"orders_page_size"`
+	ReadHeaderTimeout  Duration `yaml:"read_header_timeout"`
+	IdleTimeout        Duration `yaml:"idle_timeout"`
+}
+
+// ProfileConfig describes one certificate profile.
+type ProfileConfig struct {
+	Description string   `yaml:"description"`
+	Lifetime    Duration `yaml:"lifetime"`
+	MaxLifetime Duration `yaml:"max_lifetime"`
+	Backdate    Duration `yaml:"backdate"`
+	// ExtKeyUsage lists serverAuth and/or clientAuth.
+	ExtKeyUsage       []string `yaml:"ext_key_usage"`
+	IncludeCommonName bool     `yaml:"include_common_name"`
+	CRLURL            string   `yaml:"crl_url"`
+}
+
+// PolicyConfig restricts which identifiers may be ordered.
+type PolicyConfig struct {
+	AllowedDomains   []string `yaml:"allowed_domains"`
+	DeniedDomains    []string `yaml:"denied_domains"`
+	AllowedIPRanges  []string `yaml:"allowed_ip_ranges"`
+	DisallowIP       bool     `yaml:"disallow_ip"`
+	DisallowWildcard bool     `yaml:"disallow_wildcard"`
+}
+
+// ChallengesConfig sets how validators reach clients.
+type ChallengesConfig struct {
+	// HTTP01Port is the port http-01 connects to; default 80.
+	HTTP01Port int `yaml:"http01_port"`
+	// TLSALPN01Port is the port tls-alpn-01 connects to; default 443.
+	TLSALPN01Port int `yaml:"tlsalpn01_port"`
+	// DNSResolvers are host:port resolvers asked for TXT records and for
+	// the addresses of http-01 and tls-alpn-01 targets; empty means the
+	// system resolvers of /etc/resolv.conf.
+	DNSResolvers []string `yaml:"dns_resolvers"`
+	// DNSQuorum is how many resolvers must agree on a dns-01 answer;
+	// default 1.
+	DNSQuorum int `yaml:"dns_quorum"`
+	// AllowNetworks, when not empty, are the only CIDRs validators may
+	// connect to.
+	AllowNetworks []string `yaml:"allow_networks"`
+	// DenyNetworks are CIDRs validators never connect to, on top of the
+	// built-in deny list (link-local and cloud metadata addresses).
+	DenyNetworks []string `yaml:"deny_networks"`
+	// Timeout bounds one validation attempt.
+	Timeout Duration `yaml:"timeout"`
+}
+
+func defaultConfig() Config {
+	return Config{
+		Data:   "./data",
+		Listen: "127.0.0.1:8443",
+		Log:    LogConfig{Level: "info", Format: "text"},
+		CA:     CAConfig{KeyAlgorithm: string(ca.ECDSAP256)},
+		ACME: ACMEConfig{
+			OrderLifetime:     Duration(8 * time.Hour),
+			AuthzLifetime:     Duration(8 * time.Hour),
+			AuthzReuse:        Duration(24 * time.Hour),
+			DefaultProfile:    "default",
+			MaxBodyBytes:      64 << 10,
+			MaxIdentifiers:    100,
+			MaxPendingOrders:  300,
+			ValidationWait:    Duration(2 * time.Second),
+			FinalizeWait:      Duration(5 * time.Second),
+			NonceLifetime:     Duration(time.Hour),
+			ValidationWorkers: 32,
+			ShutdownGrace:     Duration(20 * time.Second),
+			SQLiteSynchronous: "FULL",
+			RecoverAfter:      Duration(time.Minute),
+			OrdersPageSize:    100,
+			ReadHeaderTimeout: Duration(10 * time.Second),
+			IdleTimeout:       Duration(2 * time.Minute),
+		},
+		Profiles: map[string]ProfileConfig{
+			"default": {Description: "24-hour TLS server and client certificates",
+				Lifetime: Duration(24 * time.Hour), MaxLifetime: Duration(7 * 24 * time.Hour),
+				Backdate: Duration(time.Minute)},
+			"shortlived": {Description: "6-hour certificates for workloads",
+				Lifetime: Duration(6 * time.Hour), MaxLifetime: Duration(6 * time.Hour),
+				Backdate: Duration(time.Minute)},
+			"mtls": {Description: "24-hour client certificates for mutual TLS",
+				Lifetime: Duration(24 * time.Hour), MaxLifetime: Duration(24 * time.Hour),
+				Backdate: Duration(time.Minute), ExtKeyUsage: []string{"clientAuth"}},
+		},
+		Challenges: ChallengesConfig{HTTP01Port: 80, TLSALPN01Port: 443, DNSQuorum: 1,
+			Timeout: Duration(15 * time.Second)},
+	}
+}
+
+// loadConfig reads path (when not empty) over the defaults. Profiles in the
+// file replace the default profiles as a whole.
+func loadConfig(path string) (Config, error) {
+	cfg := defaultConfig()
+	if path == "" {
+		return cfg, nil
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return cfg, fmt.Errorf("reading config: %w", err)
+	}
+	var probe struct {
+		Profiles map[string]ProfileConfig `yaml:"profiles"`
+	}
+	if err := yaml.Unmarshal(raw, &probe); err != nil {
+		return cfg, fmt.Errorf("config %s: %w", path, err)
+	}
+	if len(probe.Profiles) > 0 {
+		cfg.Profiles = nil
+	}
+	dec := yaml.NewDecoder(strings.NewReader(string(raw)))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+		return cfg, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// Validate reports the first bad field by its YAML name.
+func (c *Config) Validate() error {
+	if c.Data == "" {
+		return errors.New("config: data must name a folder")
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return fmt.Errorf("config: listen %q must be host:port", c.Listen)
+	}
+	if c.ExternalURL != "" && !strings.HasPrefix(c.ExternalURL, "https://") {
+		return fmt.Errorf("config: external_url %q must start with https://", c.ExternalURL)
+	}
+	if _, err := ca.ParseKeyAlgorithm(c.CA.KeyAlgorithm); err != nil {
+		return fmt.Errorf("config: ca.key_algorithm: %w", err)
+	}
+	if _, ok := c.Profiles[c.ACME.DefaultProfile]; !ok {
+		return fmt.Errorf("config: acme.default_profile %q is not among profiles", c.ACME.DefaultProfile)
+	}
+	for name, p := range c.Profiles {
+		if _, err := p.toProfile(name); err != nil {
+			return fmt.Errorf("config: profiles.%s: %w", name, err)
+		}
+	}
+	for _, n := range append(append([]string{}, c.Challenges.AllowNetworks...), c.Challenges.DenyNetworks...) {
+		if _, err := netip.ParsePrefix(n); err != nil {
+			return fmt.Errorf("config: challenges network %q is not a CIDR", n)
+		}
+	}
+	for _, r := range c.Challenges.DNSResolvers {
+		if _, _, err := net.SplitHostPort(r); err != nil {
+			return fmt.Errorf("config: challenges.dns_resolvers entry %q must be host:port", r)
+		}
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("config: log.level %q must be debug, info, warn or error", c.Log.Level)
+	}
+	return nil
+}
+
+// externalURL returns the configured base URL or the one derived from the
+// listen address.
+func (c *Config) externalURL() string {
+	if c.ExternalURL != "" {
+		return strings.TrimSuffix(c.ExternalURL, "/")
+	}
+	return "https://" + c.Listen
+}
+
+// dbURL returns the database URL, defaulting to SQLite in the data folder.
+func (c *Config) dbURL() string {
+	if c.DB != "" {
+		return c.DB
+	}
+	return "sqlite://" + filepath.Join(c.Data, "acmegate.db")
+}

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/acmegate/acmegate/acme/state"
+	"github.com/acmegate/acmegate/store"
+)
+
+func eabCommand() *cobra.Command {
+	var sf storeFlags
+	cmd := &cobra.Command{
+		Use:   "eab",
+		Short: "Manage external account binding keys (RFC 8555, Section 7.3.4)",
+	}
+	sf.register(cmd)
+	cmd.AddCommand(eabCreateCommand(&sf), eabListCommand(&sf), eabRevokeCommand(&sf))
+	return cmd
+}
+
+func eabCreateCommand(sf *storeFlags) *cobra.Command {
+	var label, policy string
+	var reusable bool
+	cmd := &cobra.Command{
+		Use:   "create",
+		Short: "Create an EAB key and print its key ID and MAC key once",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if label == "" {
+				return fmt.Errorf("--label is required: say who the key is for")
+			}
+			st, _, err := sf.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			idBytes := make([]byte, 12)
+			mac := make([]byte, 32)
+			if _, err := rand.Read(idBytes); err != nil {
+				return err
+			}
+			if _, err := rand.Read(mac); err != nil {
+				return err
+			}
+			key := &store.EABKey{ID: "eab_" + hex.EncodeToString(idBytes), Label: label,
+				MACKey: mac, Reusable: reusable, Policy: policy}
+			err = st.Transact(cmd.Context(), func(tx *store.Tx) error {
+				if err := tx.CreateEABKey(key); err != nil {
+					return err
+				}
+				return tx.Audit(store.Event{Type: state.EventEABKeyCreated, Actor: "operator",
+					Subject: "eab:" + key.ID, Outcome: state.OutcomeSuccess,
+					Data: map[string]any{"label": label, "reusable": reusable, "policy": policy}})
+			})
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "key id:  %s\n", key.ID)
+			fmt.Fprintf(out, "hmac key: %s\n", base64.RawURLEncoding.EncodeToString(mac))
+			fmt.Fprintln(out, "The HMAC key is shown only now; hand it to the account owner over a secure channel.")
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&label, "label", "", "who or what the key is for (required)")
+	cmd.Flags().StringVar(&policy, "policy", "", "name of the issuance policy bound to accounts of this key")
+	cmd.Flags().BoolVar(&reusable, "reusable", false, "allow the key to bind more than one account")
+	return cmd
+}
+
+func eabListCommand(sf *storeFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List EAB keys (never their MAC keys)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, _, err := sf.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			keys, err := st.Read(cmd.Context()).EABKeys()
+			if err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 2, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "KEY ID\tLABEL\tREUSABLE\tBOUND ACCOUNTS\tCREATED\tREVOKED")
+			for _, k := range keys {
+				revoked := "-"
+				if k.RevokedAt != nil {
+					revoked = k.RevokedAt.UTC().Format(time.RFC3339)
+				}
+				fmt.Fprintf(w, "%s\t%s\t%v\t%d\t%s\t%s\n", k.ID, k.Label, k.Reusable, k.Bindings,
+					k.CreatedAt.UTC().Format(time.RFC3339), revoked)
+			}
+			return w.Flush()
+		},
+	}
+}
+
+func eabRevokeCommand(sf *storeFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "revoke KEY_ID",
+		Short: "Revoke an EAB key so it binds no further accounts",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, _, err := sf.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			return st.Transact(cmd.Context(), func(tx *store.Tx) error {
+				if err := tx.RevokeEABKey(args[0], time.Now().UTC()); err != nil {
+					return err
+				}
+				return tx.Audit(store.Event{Type: state.EventEABKeyRevoked, Actor: "operator",
+					Subject: "eab:" + args[0], Outcome: state.OutcomeSuccess})
+			})
+		},
+	}
+}

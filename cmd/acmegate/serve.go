@@ -1,0 +1,304 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/acmegate/acmegate/acme/nonce"
+	"github.com/acmegate/acmegate/acme/server"
+	"github.com/acmegate/acmegate/acme/state"
+	"github.com/acmegate/acmegate/ca"
+	"github.com/acmegate/acmegate/store"
+)
+
+func serveCommand() *cobra.Command {
+	var configPath string
+	var fl serveFlags
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the ACME gateway",
+		Long: `serve runs the ACME server over HTTPS. On first start with an empty data folder
+it runs a development CA ceremony: a root (key in <data>/dev-root, to be moved
+offline) and an intermediate that signs certificates. Clients must trust
+<data>/root.pem.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(configPath)
+			if err != nil {
+				return err
+			}
+			fl.apply(cmd, &cfg)
+			if err := cfg.Validate(); err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return serve(ctx, cfg, newLogger(cfg.Log, cmd.ErrOrStderr()))
+		},
+	}
+	cmd.Flags().StringVar(&configPath, "config", "", "YAML configuration file (see configs/acmegate.yaml)")
+	fl.register(cmd)
+	return cmd
+}
+
+// serveFlags override configuration file values when given.
+type serveFlags struct {
+	data, listen, db, externalURL, logLevel, logFormat string
+	http01Port, tlsalpn01Port                          int
+	dnsResolvers                                       []string
+}
+
+func (f *serveFlags) register(cmd *cobra.Command) {
+	fs := cmd.Flags()
+	fs.StringVar(&f.data, "data", "", "data folder: CA files and the SQLite database (default ./data)")
+	fs.StringVar(&f.listen, "listen", "", "HTTPS listen address (default 127.0.0.1:8443)")
+	fs.StringVar(&f.db, "db", "", "database URL: postgres://..., mysql://... (default SQLite in the data folder)")
+	fs.StringVar(&f.externalURL, "external-url", "", "base URL clients use (default https://<listen>)")
+	fs.IntVar(&f.http01Port, "http01-port", 0, "port http-01 validation connects to (default 80)")
+	fs.IntVar(&f.tlsalpn01Port, "tlsalpn01-port", 0, "port tls-alpn-01 validation connects to (default 443)")
+	fs.StringSliceVar(&f.dnsResolvers, "dns-resolver", nil, "DNS resolver host:port for validation (repeatable; default the system resolver)")
+	fs.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error (default info)")
+	fs.StringVar(&f.logFormat, "log-format", "", "text or json (default text)")
+}
+
+func (f *serveFlags) apply(cmd *cobra.Command, cfg *Config) {
+	changed := cmd.Flags().Changed
+	set := func(name string, dst *string, v string) {
+		if changed(name) {
+			*dst = v
+		}
+	}
+	set("data", &cfg.Data, f.data)
+	set("listen", &cfg.Listen, f.listen)
+	set("db", &cfg.DB, f.db)
+	set("external-url", &cfg.ExternalURL, f.externalURL)
+	set("log-level", &cfg.Log.Level, f.logLevel)
+	set("log-format", &cfg.Log.Format, f.logFormat)
+	if changed("http01-port") {
+		cfg.Challenges.HTTP01Port = f.http01Port
+	}
+	if changed("tlsalpn01-port") {
+		cfg.Challenges.TLSALPN01Port = f.tlsalpn01Port
+	}
+	if changed("dns-resolver") {
+		cfg.Challenges.DNSResolvers = f.dnsResolvers
+	}
+}
+
+func newLogger(cfg LogConfig, w interface{ Write([]byte) (int, error) }) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// serve runs the gateway until ctx ends, then shuts down gracefully.
+func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
+	// 1. The CA: a development hierarchy on first start, then the
+	// intermediate only. The root key is never opened here.
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		return fmt.Errorf("creating data folder: %w", err)
+	}
+	if err := ensureDevCA(cfg, log); err != nil {
+		return err
+	}
+	issuer, err := loadIssuer(cfg)
+	if err != nil {
+		return err
+	}
+
+	// 2. The store and the services built on it.
+	st, err := store.Open(ctx, store.Options{URL: cfg.dbURL(), Logger: log,
+		Synchronous: cfg.ACME.SQLiteSynchronous})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	nonceKey, err := st.SharedSecret("nonce_hmac_key", 32)
+	if err != nil {
+		return err
+	}
+	nonces, err := nonce.New(st, nonceKey, time.Now, rand.Reader, time.Duration(cfg.ACME.NonceLifetime))
+	if err != nil {
+		return err
+	}
+	engine, err := buildEngine(cfg, st, issuer, log)
+	if err != nil {
+		return err
+	}
+	_, profileDesc, _ := cfg.profiles()
+	srv, err := server.New(server.Options{
+		ExternalURL: cfg.externalURL(), Engine: engine, Nonces: nonces, Logger: log,
+		MaxBodyBytes: cfg.ACME.MaxBodyBytes, OrdersPageSize: cfg.ACME.OrdersPageSize,
+		IntermediatePEM: issuer.ChainPEM(), RootPEM: pemCert(issuer.Root.Raw),
+		Meta: server.Meta{TermsOfService: cfg.ACME.TermsOfService, Website: cfg.ACME.Website,
+			CAAIdentities: cfg.ACME.CAAIdentities, ExternalAccountRequired: cfg.ACME.RequireEAB,
+			Profiles: profileDesc},
+	})
+	if err != nil {
+		return err
+	}
+
+	// 3. The HTTPS listener with a certificate from our own intermediate.
+	tlsCfg, err := listenerTLS(cfg, issuer, log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", cfg.Listen, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", srv.Handler())
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	mux.HandleFunc("/readyz", readiness(st))
+	hs := &http.Server{
+		Handler:           mux,
+		TLSConfig:         tlsCfg,
+		ReadHeaderTimeout: time.Duration(cfg.ACME.ReadHeaderTimeout),
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       time.Duration(cfg.ACME.IdleTimeout),
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("acmegate started", "version", version, "directory", srv.DirectoryURL(),
+		"listen", ln.Addr().String(), "database", string(st.Dialect()),
+		"root_certificate", filepath.Join(cfg.Data, "root.pem"),
+		"intermediate", issuer.Certificate.Subject.CommonName)
+
+	// 4. Background upkeep, then serve until asked to stop.
+	bgCtx, bgCancel := context.WithCancel(context.Background())
+	defer bgCancel()
+	go upkeep(bgCtx, engine, nonces, time.Duration(cfg.ACME.RecoverAfter), log)
+	errc := make(chan error, 1)
+	go func() { errc <- hs.ServeTLS(ln, "", "") }()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serving: %w", err)
+		}
+	case <-ctx.Done():
+	}
+	return shutdown(hs, engine, time.Duration(cfg.ACME.ShutdownGrace), log)
+}
+
+// shutdown stops accepting connections, lets in-flight requests,
+// validations and issuances finish within the grace period, and returns.
+func shutdown(hs *http.Server, engine *state.Engine, grace time.Duration, log *slog.Logger) error {
+	log.Info("shutting down", "grace", grace)
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	errHTTP := hs.Shutdown(ctx)
+	errEngine := engine.Close(ctx)
+	if err := errors.Join(errHTTP, errEngine); err != nil {
+		log.Error("shutdown did not finish cleanly", "error", err)
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func readiness(st *store.Store) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := st.Ping(ctx); err != nil {
+			http.Error(w, "database unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}
+}
+
+// upkeep completes interrupted issuance and purges used nonces.
+func upkeep(ctx context.Context, engine *state.Engine, nonces *nonce.Service, recoverAfter time.Duration,
+	log *slog.Logger) {
+	tick := time.NewTicker(30 * time.Second)
+	defer tick.Stop()
+	for {
+		if n, err := engine.RecoverIssuance(ctx, recoverAfter); err != nil {
+			log.Error("recovering interrupted issuance failed", "error", err)
+		} else if n > 0 {
+			log.Warn("recovered interrupted issuance", "orders", n)
+		}
+		if _, err := nonces.Purge(ctx); err != nil && ctx.Err() == nil {
+			log.Error("purging nonces failed", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// ensureDevCA runs the development ceremony when the data folder has no
+// intermediate yet: the root goes to <data>/dev-root with its generated
+// passphrase, the intermediate passphrase to <data>/intermediate.pass.
+func ensureDevCA(cfg Config, log *slog.Logger) error {
+	if _, err := os.Stat(filepath.Join(cfg.Data, "intermediate.pem")); err == nil {
+		return nil
+	}
+	alg, err := ca.ParseKeyAlgorithm(cfg.CA.KeyAlgorithm)
+	if err != nil {
+		return err
+	}
+	rootDir := filepath.Join(cfg.Data, "dev-root")
+	rootPass, interPass := randomPassphrase(), randomPassphrase()
+	if err := os.MkdirAll(rootDir, 0o700); err != nil {
+		return fmt.Errorf("creating %s: %w", rootDir, err)
+	}
+	res, err := ca.RunCeremony(ca.CeremonyOptions{
+		RootDir: rootDir, DataDir: cfg.Data, RootPassphrase: rootPass,
+		IntermediatePassphrase: interPass, KeyAlgorithm: alg,
+		Organization: "acmegate development CA", Now: time.Now(), Rand: rand.Reader,
+	})
+	if err != nil {
+		return fmt.Errorf("development CA ceremony: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(rootDir, "root.pass"), rootPass, 0o600); err != nil {
+		return fmt.Errorf("writing root passphrase: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(cfg.Data, "intermediate.pass"), interPass, 0o600); err != nil {
+		return fmt.Errorf("writing intermediate passphrase: %w", err)
+	}
+	log.Warn("created a development CA; move the root key offline for anything but development",
+		"root_key", res.RootKeyPath, "root_passphrase_file", filepath.Join(rootDir, "root.pass"),
+		"root_certificate", res.TrustAnchorPath)
+	return nil
+}
+
+func randomPassphrase() []byte {
+	b := make([]byte, 24)
+	_, _ = rand.Read(b)
+	return []byte(base64.RawURLEncoding.EncodeToString(b))
+}
+
+func loadIssuer(cfg Config) (*ca.Issuer, error) {
+	passFile := cfg.CA.IntermediatePassphraseFile
+	if passFile == "" {
+		passFile = filepath.Join(cfg.Data, "intermediate.pass")
+	}
+	pass, err := ca.ReadPassphraseFile(passFile)
+	if err != nil {
+		return nil, fmt.Errorf("reading intermediate passphrase: %w", err)
+	}
+	return ca.LoadIssuer(cfg.Data, pass)
+}

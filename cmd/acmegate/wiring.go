@@ -1,0 +1,145 @@
+package main
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/pem"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/acmegate/acmegate/acme/state"
+	"github.com/acmegate/acmegate/ca"
+	"github.com/acmegate/acmegate/challenges"
+	"github.com/acmegate/acmegate/challenges/dns01"
+	"github.com/acmegate/acmegate/challenges/http01"
+	"github.com/acmegate/acmegate/challenges/netguard"
+	"github.com/acmegate/acmegate/challenges/resolver"
+	"github.com/acmegate/acmegate/store"
+)
+
+// buildEngine wires the validators and the state machine from cfg.
+func buildEngine(cfg Config, st *store.Store, issuer *ca.Issuer, log *slog.Logger) (*state.Engine, error) {
+	profiles, _, err := cfg.profiles()
+	if err != nil {
+		return nil, err
+	}
+	guard := netguard.Policy{}
+	for _, n := range cfg.Challenges.AllowNetworks {
+		guard.Allow = append(guard.Allow, netip.MustParsePrefix(n))
+	}
+	for _, n := range cfg.Challenges.DenyNetworks {
+		guard.Deny = append(guard.Deny, netip.MustParsePrefix(n))
+	}
+	timeout := time.Duration(cfg.Challenges.Timeout)
+	res := resolver.New(cfg.Challenges.DNSResolvers, 0)
+	res.Quorum = cfg.Challenges.DNSQuorum
+	validators := map[string]challenges.Validator{
+		challenges.TypeHTTP01: http01.New(res, guard, cfg.Challenges.HTTP01Port,
+			http01.Options{Timeout: timeout}),
+		challenges.TypeDNS01: dns01.New(res, dns01.Options{}),
+		// TLSALPN01: added when the validator lands.
+	}
+	a := cfg.ACME
+	return state.New(state.Options{
+		Config: state.Config{
+			OrderLifetime:        time.Duration(a.OrderLifetime),
+			PendingAuthzLifetime: time.Duration(a.AuthzLifetime),
+			ValidAuthzLifetime:   time.Duration(a.AuthzReuse),
+			DisableAuthzReuse:    a.DisableAuthzReuse,
+			ChallengeTypes:       a.ChallengeTypes,
+			Profiles:             profiles,
+			DefaultProfile:       a.DefaultProfile,
+			MaxIdentifiers:       a.MaxIdentifiers,
+			MaxPendingOrders:     a.MaxPendingOrders,
+			ValidationWait:       time.Duration(a.ValidationWait),
+			ValidationTimeout:    timeout,
+			Validators:           a.ValidationWorkers,
+			FinalizeWait:         time.Duration(a.FinalizeWait),
+			RequireEAB:           a.RequireEAB,
+			TermsOfService:       a.TermsOfService,
+			Policy: state.Policy{
+				AllowedDomains:   cfg.Policy.AllowedDomains,
+				DeniedDomains:    cfg.Policy.DeniedDomains,
+				AllowedIPRanges:  cfg.Policy.AllowedIPRanges,
+				DisallowIP:       cfg.Policy.DisallowIP,
+				DisallowWildcard: cfg.Policy.DisallowWildcard,
+			},
+		},
+		Store:      st,
+		Issuer:     issuer,
+		Validators: validators,
+		Logger:     log,
+	})
+}
+
+// listenerTLS returns the TLS configuration of the gateway's own listener:
+// a certificate from the intermediate for the listen and external hosts,
+// renewed in memory when half its lifetime has passed.
+func listenerTLS(cfg Config, issuer *ca.Issuer, log *slog.Logger) (*tls.Config, error) {
+	hosts := []string{"localhost", "127.0.0.1", "::1"}
+	if h, _, err := net.SplitHostPort(cfg.Listen); err == nil && h != "" && h != "0.0.0.0" && h != "::" {
+		hosts = append(hosts, h)
+	}
+	if u, err := url.Parse(cfg.externalURL()); err == nil && u.Hostname() != "" {
+		hosts = append(hosts, u.Hostname())
+	}
+	hosts = append(hosts, cfg.CA.ServerNames...)
+	const lifetime = 7 * 24 * time.Hour
+	var mu sync.Mutex
+	var current *tls.Certificate
+	issue := func() (*tls.Certificate, error) {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return nil, fmt.Errorf("generating listener key: %w", err)
+		}
+		cert, err := issuer.IssueServerCertificate(dedupe(hosts), key, lifetime, time.Now(), rand.Reader)
+		if err != nil {
+			return nil, fmt.Errorf("issuing listener certificate: %w", err)
+		}
+		return &cert, nil
+	}
+	first, err := issue()
+	if err != nil {
+		return nil, err
+	}
+	current = first
+	return &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if time.Until(current.Leaf.NotAfter) < lifetime/2 {
+				fresh, err := issue()
+				if err != nil {
+					log.Error("renewing listener certificate failed", "error", err)
+					return current, nil
+				}
+				current = fresh
+			}
+			return current, nil
+		},
+	}, nil
+}
+
+func dedupe(in []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range in {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func pemCert(der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
