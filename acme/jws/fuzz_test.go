@@ -46,3 +46,17 @@ func wantAnyProblem(t *testing.T, what string, err error) {
 		t.Fatalf("%s: got %v (%T), want a *problem.Error", what, err, err)
 	}
 }
+
+// FuzzDecodePayload checks that the strict payload decoder never panics and
+// refuses only with a *problem.Error.
+func FuzzDecodePayload(f *testing.F) {
+	f.Add([]byte(`{"identifiers":[{"type":"dns","value":"a.corp"}],"profile":"tls"}`))
+	f.Add([]byte(`{"identifiers":[],"Identifiers":[]}`))
+	f.Add([]byte(`{"x":[[[[{"a":1,"a":2}]]]]}`))
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		var order testOrder
+		if err := DecodePayload(payload, &order); err != nil {
+			wantAnyProblem(t, "DecodePayload", err)
+		}
+	})
+}

@@ -119,8 +119,9 @@ func parse(body []byte, r rules) (*Request, error) {
 		return nil, problem.New(problem.Malformed, "%s must carry exactly one signature", r.name)
 	}
 	got := obj.Signatures[0].Protected
-	if string(got.Algorithm) != hdr.Algorithm || got.Nonce != hdr.Nonce ||
-		got.KeyID != hdr.KeyID {
+	gotURL, _ := got.ExtraHeaders["url"].(string)
+	if got.Algorithm != hdr.Algorithm || got.Nonce != hdr.Nonce ||
+		got.KeyID != hdr.KeyID || gotURL != hdr.URL {
 		return nil, problem.New(problem.Malformed, "%s protected header is ambiguous", r.name)
 	}
 	return &Request{Protected: *hdr, sig: obj}, nil
@@ -220,14 +221,11 @@ func checkParts(parts *flattened, seen map[string]bool, name string) error {
 	if parts.signature == "" {
 		return problem.New(problem.Malformed, "%s has an empty signature", name)
 	}
-	for member, value := range map[string]string{
-		"payload":   parts.payload,
-		"signature": parts.signature,
-	} {
-		if _, ok := decodeB64(value); !ok {
-			return problem.New(problem.Malformed,
-				"%s member %q is not unpadded base64url", name, member)
-		}
+	if _, ok := decodeB64(parts.payload); !ok {
+		return problem.New(problem.Malformed, "%s payload is not unpadded base64url", name)
+	}
+	if _, ok := decodeB64(parts.signature); !ok {
+		return problem.New(problem.Malformed, "%s signature is not unpadded base64url", name)
 	}
 	return nil
 }

@@ -42,7 +42,7 @@ func eabCreateCommand(sf *storeFlags) *cobra.Command {
 			}
 			defer st.Close()
 			idBytes := make([]byte, 12)
-			mac := make([]byte, 32)
+			mac := make([]byte, 64) // long enough for HS512 (RFC 7518, Section 3.2)
 			if _, err := rand.Read(idBytes); err != nil {
 				return err
 			}
