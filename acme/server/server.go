@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/acmegate/acmegate/acme/nonce"
 	"github.com/acmegate/acmegate/acme/problem"
@@ -51,16 +52,20 @@ type Options struct {
 	// certificates.
 	IntermediatePEM []byte
 	RootPEM         []byte
+	// Metrics registers the front end's Prometheus series; nil means a
+	// private registry nobody scrapes.
+	Metrics prometheus.Registerer
 }
 
 // Server is the ACME HTTP front end.
 type Server struct {
-	opts   Options
-	base   string
-	engine *state.Engine
-	nonces *nonce.Service
-	log    *slog.Logger
-	echo   *echo.Echo
+	opts    Options
+	base    string
+	engine  *state.Engine
+	nonces  *nonce.Service
+	log     *slog.Logger
+	echo    *echo.Echo
+	metrics *metrics
 }
 
 // New builds the server and its routes.
@@ -88,6 +93,7 @@ func New(opts Options) (*Server, error) {
 		nonces: opts.Nonces,
 		log:    opts.Logger.With("component", "acme"),
 	}
+	s.metrics = newMetrics(opts.Metrics)
 	s.echo = s.routes()
 	return s, nil
 }
@@ -127,6 +133,7 @@ func (s *Server) routes() *echo.Echo {
 	g.GET("/renewal-info/:id", s.renewalInfo)
 	g.GET("/intermediate.pem", s.pemFile(s.opts.IntermediatePEM))
 	g.GET("/root.pem", s.pemFile(s.opts.RootPEM))
+	g.GET("/crl", s.crl)
 
 	// RFC 8555, Section 6.3: resources other than the directory and
 	// new-nonce are fetched with POST-as-GET; a plain GET is refused.
@@ -206,6 +213,7 @@ func (s *Server) requestEvent(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			attrs = append(attrs, "problem", string(problem.From(err).Type))
 		}
+		s.metrics.observe(c, time.Since(start))
 		level := slog.LevelInfo
 		if c.Response().Status >= 500 {
 			level = slog.LevelError

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/big"
 	"sync"
 	"time"
 
@@ -34,6 +35,8 @@ type Issuer interface {
 	Issue(req ca.IssueRequest) (*x509.Certificate, []byte, error)
 	ChainPEM() []byte
 	KeyID() []byte
+	CreateCRL(entries []ca.RevokedEntry, number *big.Int, thisUpdate, nextUpdate time.Time,
+		rand io.Reader) ([]byte, error)
 }
 
 var _ Issuer = (*ca.Issuer)(nil)
@@ -148,6 +151,9 @@ type Engine struct {
 	waiters  map[string]chan struct{}
 	stop     chan struct{}
 	stopOnce sync.Once
+
+	crlM sync.Mutex
+	crl  cachedCRL
 }
 
 // Options are the dependencies of [New].

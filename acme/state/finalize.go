@@ -366,4 +366,3 @@ func (e *Engine) recoverOrder(ctx context.Context, row *store.Order) {
 	}
 	e.issue(order, csr, serial)
 }
-

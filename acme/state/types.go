@@ -100,8 +100,8 @@ type Certificate struct {
 // RenewalInfo is the ACME Renewal Information answer (RFC 9773,
 // Section 4.2).
 type RenewalInfo struct {
-	Start       time.Time
-	End         time.Time
+	Start          time.Time
+	End            time.Time
 	ExplanationURL string
 	// RetryAfter tells the client when to ask again.
 	RetryAfter time.Duration

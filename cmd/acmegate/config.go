@@ -38,6 +38,9 @@ type Config struct {
 	Listen string `yaml:"listen"`
 	// ExternalURL is the base URL clients use; default https://<listen>.
 	ExternalURL string `yaml:"external_url"`
+	// HTTPListen, when set, is a plain-HTTP listen address serving the CRL
+	// at /acme/crl and the health endpoints.
+	HTTPListen string `yaml:"http_listen"`
 	// DB is the database URL; empty means SQLite at <data>/acmegate.db.
 	DB  string    `yaml:"db"`
 	Log LogConfig `yaml:"log"`
@@ -74,29 +77,29 @@ type CAConfig struct {
 
 // ACMEConfig tunes the protocol.
 type ACMEConfig struct {
-	OrderLifetime      Duration `yaml:"order_lifetime"`
-	AuthzLifetime      Duration `yaml:"authz_lifetime"`
-	AuthzReuse         Duration `yaml:"authz_reuse"`
-	DisableAuthzReuse  bool     `yaml:"disable_authz_reuse"`
-	RequireEAB         bool     `yaml:"require_eab"`
-	TermsOfService     string   `yaml:"terms_of_service"`
-	Website            string   `yaml:"website"`
-	CAAIdentities      []string `yaml:"caa_identities"`
-	DefaultProfile     string   `yaml:"default_profile"`
-	MaxBodyBytes       int64    `yaml:"max_body_bytes"`
-	MaxIdentifiers     int      `yaml:"max_identifiers"`
-	MaxPendingOrders   int      `yaml:"max_pending_orders"`
-	ValidationWait     Duration `yaml:"validation_wait"`
-	FinalizeWait       Duration `yaml:"finalize_wait"`
-	NonceLifetime      Duration `yaml:"nonce_lifetime"`
-	ChallengeTypes     []string `yaml:"challenge_types"`
-	ValidationWorkers  int      `yaml:"validation_workers"`
-	ShutdownGrace      Duration `yaml:"shutdown_grace"`
-	SQLiteSynchronous  string   `yaml:"sqlite_synchronous"`
-	RecoverAfter       Duration `yaml:"recover_after"`
-	OrdersPageSize     int      `yaml:"orders_page_size"`
-	ReadHeaderTimeout  Duration `yaml:"read_header_timeout"`
-	IdleTimeout        Duration `yaml:"idle_timeout"`
+	OrderLifetime     Duration `yaml:"order_lifetime"`
+	AuthzLifetime     Duration `yaml:"authz_lifetime"`
+	AuthzReuse        Duration `yaml:"authz_reuse"`
+	DisableAuthzReuse bool     `yaml:"disable_authz_reuse"`
+	RequireEAB        bool     `yaml:"require_eab"`
+	TermsOfService    string   `yaml:"terms_of_service"`
+	Website           string   `yaml:"website"`
+	CAAIdentities     []string `yaml:"caa_identities"`
+	DefaultProfile    string   `yaml:"default_profile"`
+	MaxBodyBytes      int64    `yaml:"max_body_bytes"`
+	MaxIdentifiers    int      `yaml:"max_identifiers"`
+	MaxPendingOrders  int      `yaml:"max_pending_orders"`
+	ValidationWait    Duration `yaml:"validation_wait"`
+	FinalizeWait      Duration `yaml:"finalize_wait"`
+	NonceLifetime     Duration `yaml:"nonce_lifetime"`
+	ChallengeTypes    []string `yaml:"challenge_types"`
+	ValidationWorkers int      `yaml:"validation_workers"`
+	ShutdownGrace     Duration `yaml:"shutdown_grace"`
+	SQLiteSynchronous string   `yaml:"sqlite_synchronous"`
+	RecoverAfter      Duration `yaml:"recover_after"`
+	OrdersPageSize    int      `yaml:"orders_page_size"`
+	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
+	IdleTimeout       Duration `yaml:"idle_timeout"`
 }
 
 // ProfileConfig describes one certificate profile.

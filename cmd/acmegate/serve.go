@@ -15,6 +15,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
 	"github.com/acmegate/acmegate/acme/nonce"
@@ -143,7 +146,11 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	_, profileDesc, _ := cfg.profiles()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv, err := server.New(server.Options{
+		Metrics:     reg,
 		ExternalURL: cfg.externalURL(), Engine: engine, Nonces: nonces, Logger: log,
 		MaxBodyBytes: cfg.ACME.MaxBodyBytes, OrdersPageSize: cfg.ACME.OrdersPageSize,
 		IntermediatePEM: issuer.ChainPEM(), RootPEM: pemCert(issuer.Root.Raw),
@@ -187,8 +194,17 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	bgCtx, bgCancel := context.WithCancel(context.Background())
 	defer bgCancel()
 	go upkeep(bgCtx, engine, nonces, time.Duration(cfg.ACME.RecoverAfter), log)
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- hs.ServeTLS(ln, "", "") }()
+	if cfg.HTTPListen != "" {
+		plain, err := plainListener(cfg.HTTPListen, srv, st, reg, hs, errc)
+		if err != nil {
+			return err
+		}
+		defer plain.Close()
+		log.Info("serving the CRL over plain HTTP", "listen", cfg.HTTPListen,
+			"crl", "http://"+cfg.HTTPListen+server.Prefix+"/crl")
+	}
 	select {
 	case err := <-errc:
 		if !errors.Is(err, http.ErrServerClosed) {
@@ -213,6 +229,29 @@ func shutdown(hs *http.Server, engine *state.Engine, grace time.Duration, log *s
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// plainListener serves the CRL, Prometheus metrics and the health
+// endpoints over plain HTTP.
+// TODO: move /metrics to an authenticated admin listener; on this one it is
+// readable by anyone who can reach the address.
+func plainListener(addr string, srv *server.Server, st *store.Store, reg *prometheus.Registry,
+	tmpl *http.Server,
+	errc chan<- error) (*http.Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listening on %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle(server.Prefix+"/crl", srv.CRLHandler())
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	mux.HandleFunc("/readyz", readiness(st))
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: tmpl.ReadHeaderTimeout,
+		ReadTimeout: tmpl.ReadTimeout, WriteTimeout: tmpl.WriteTimeout, IdleTimeout: tmpl.IdleTimeout,
+		ErrorLog: tmpl.ErrorLog}
+	go func() { errc <- hs.Serve(ln) }()
+	return hs, nil
 }
 
 func readiness(st *store.Store) http.HandlerFunc {
