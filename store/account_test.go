@@ -32,8 +32,8 @@ func TestAccounts(t *testing.T) {
 				store.ErrConflict},
 			{"duplicate ID", func(tx *store.Tx) error { return tx.CreateAccount(sameID) },
 				store.ErrConflict},
-			{"key change to a bound key", func(tx *store.Tx) error { return tx.UpdateAccount(moved) },
-				store.ErrConflict},
+			{"key change to a bound key",
+				func(tx *store.Tx) error { return tx.UpdateAccount(moved) }, store.ErrConflict},
 			{"unknown ID", func(tx *store.Tx) error {
 				_, err := tx.Account("acct-nope")
 				return err

@@ -52,11 +52,11 @@ func (tx *Tx) Audit(ev Event) error {
 	} else if err != nil {
 		return fmt.Errorf("store: locking audit head: %w", err)
 	}
+	// The time keeps milliseconds, the finest precision every database
+	// stores (GORM makes MySQL columns datetime(3)): a finer time would
+	// read back different and break the hash.
 	row := AuditEvent{
-		Seq: head.Seq + 1,
-		// Milliseconds are the finest precision every database keeps
-		// (GORM makes MySQL columns datetime(3)); a finer time would
-		// read back different and break the hash.
+		Seq:      head.Seq + 1,
 		Time:     tx.Now().UTC().Truncate(time.Millisecond),
 		Type:     ev.Type,
 		Actor:    ev.Actor,
@@ -148,7 +148,8 @@ func checkHead(head AuditHead, last AuditEvent) *AuditBreak {
 			"head points at event %d but events follow it up to %d (events appended)",
 			head.Seq, last.Seq)}
 	case head.Hash != last.Hash:
-		return &AuditBreak{Seq: last.Seq, Reason: "last event does not match the head's hash (replaced)"}
+		return &AuditBreak{Seq: last.Seq,
+			Reason: "last event does not match the head's hash (replaced)"}
 	}
 	return nil
 }

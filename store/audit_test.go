@@ -27,40 +27,38 @@ func TestAuditConcurrent(t *testing.T) {
 }
 
 func testAuditConcurrent(t *testing.T, s *store.Store) {
-	{
-		const writers, perWriter = 10, 10
-		errs := race(writers, func(w int) error {
-			for i := range perWriter {
-				err := s.Transact(context.Background(), func(tx *store.Tx) error {
-					return tx.Audit(auditEvent(w, i))
-				})
-				if err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		for w, err := range errs {
+	const writers, perWriter = 10, 10
+	errs := race(writers, func(w int) error {
+		for i := range perWriter {
+			err := s.Transact(context.Background(), func(tx *store.Tx) error {
+				return tx.Audit(auditEvent(w, i))
+			})
 			if err != nil {
-				t.Errorf("writer %d: %v", w, err)
+				return err
 			}
 		}
-		verifyIntact(t, s, writers*perWriter)
-
-		events, err := s.AuditEvents(context.Background(), 0, time.Time{}, 1000)
+		return nil
+	})
+	for w, err := range errs {
 		if err != nil {
-			t.Fatal(err)
+			t.Errorf("writer %d: %v", w, err)
 		}
-		seen := map[string]bool{}
-		for i, e := range events {
-			if e.Seq != int64(i+1) {
-				t.Errorf("event %d: got seq %d, want %d", i, e.Seq, i+1)
-			}
-			seen[e.Subject] = true
+	}
+	verifyIntact(t, s, writers*perWriter)
+
+	events, err := s.AuditEvents(context.Background(), 0, time.Time{}, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for i, e := range events {
+		if e.Seq != int64(i+1) {
+			t.Errorf("event %d: got seq %d, want %d", i, e.Seq, i+1)
 		}
-		if len(seen) != writers*perWriter {
-			t.Errorf("distinct subjects: got %d, want %d", len(seen), writers*perWriter)
-		}
+		seen[e.Subject] = true
+	}
+	if len(seen) != writers*perWriter {
+		t.Errorf("distinct subjects: got %d, want %d", len(seen), writers*perWriter)
 	}
 }
 
@@ -148,7 +146,8 @@ func TestAuditTamper(t *testing.T) {
 		}, 5, "previous-hash"},
 		{"delete middle", func(t *testing.T, db *gorm.DB) { remove(t, db, 5) }, 5, "missing"},
 		{"delete first", func(t *testing.T, db *gorm.DB) { remove(t, db, 1) }, 1, "missing"},
-		{"delete last", func(t *testing.T, db *gorm.DB) { remove(t, db, events) }, events, "removed"},
+		{"delete last", func(t *testing.T, db *gorm.DB) { remove(t, db, events) },
+			events, "removed"},
 		{"swap two rows", func(t *testing.T, db *gorm.DB) {
 			a, b := load(t, db, 3), load(t, db, 4)
 			a.Seq, b.Seq = 4, 3

@@ -76,7 +76,8 @@ func TestListCertificates(t *testing.T) {
 			for _, c := range rows {
 				got = append(got, c.Serial)
 				if c.DER != nil {
-					t.Errorf("%s: certificate %s: got DER loaded, want it omitted", tt.name, c.Serial)
+					t.Errorf("%s: certificate %s: got DER loaded, want it omitted",
+						tt.name, c.Serial)
 				}
 			}
 			if !reflect.DeepEqual(got, tt.want) {

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 
 	"gorm.io/gorm"
@@ -26,48 +28,64 @@ const migrationLockID = 0x61636d6567617465
 // once. It is called by [Open]; `acmegate migrate` runs it explicitly.
 func (s *Store) Migrate(ctx context.Context) error {
 	db := s.db.WithContext(ctx)
-	// A dedicated connection keeps the advisory lock and the migration on
-	// the same session.
+	// A dedicated connection keeps the lock and the migration on the same
+	// session.
 	return db.Connection(func(conn *gorm.DB) error {
 		// Connection hands over a handle whose chained calls share one
 		// statement, so a Where from one query would leak into the next
 		// (the schema_version upsert became ambiguous). A new session
 		// starts each query afresh on the same connection.
 		conn = conn.Session(&gorm.Session{NewDB: true})
+		if s.dialect == SQLite {
+			// SQLite has no advisory lock, and AutoMigrate checks for a
+			// table before creating it. One write transaction (BEGIN
+			// IMMEDIATE, from the DSN) holds the write lock throughout, so
+			// processes opening a new file together migrate in turn;
+			// nested transactions of later steps become savepoints.
+			return conn.Transaction(s.migrate)
+		}
 		unlock, err := s.lock(conn)
 		if err != nil {
 			return err
 		}
 		defer unlock()
-		if err := conn.AutoMigrate(allModels()...); err != nil {
-			return fmt.Errorf("store: migrating schema: %w", err)
-		}
-		// The audit head must exist before the first event: concurrent
-		// first writers would otherwise each try to insert it, and all
-		// but one would fail (or deadlock on MySQL's gap locks).
-		err = conn.Clauses(clause.OnConflict{DoNothing: true}).Create(&AuditHead{ID: 1}).Error
-		if err != nil {
-			return fmt.Errorf("store: creating audit head: %w", err)
-		}
-		return s.applySteps(conn)
+		return s.migrate(conn)
 	})
 }
 
+func (s *Store) migrate(conn *gorm.DB) error {
+	if err := conn.AutoMigrate(allModels()...); err != nil {
+		return fmt.Errorf("store: migrating schema: %w", err)
+	}
+	// The audit head must exist before the first event: concurrent first
+	// writers would otherwise each try to insert it, and all but one would
+	// fail (or deadlock on MySQL's gap locks).
+	err := conn.Clauses(clause.OnConflict{DoNothing: true}).Create(&AuditHead{ID: 1}).Error
+	if err != nil {
+		return fmt.Errorf("store: creating audit head: %w", err)
+	}
+	return s.applySteps(conn)
+}
+
+// lock takes the advisory migration lock of PostgreSQL or MySQL on conn and
+// returns the function that releases it.
 func (s *Store) lock(conn *gorm.DB) (func(), error) {
-	switch s.dialect {
-	case Postgres:
+	if s.dialect == Postgres {
 		if err := conn.Exec("SELECT pg_advisory_lock(?)", migrationLockID).Error; err != nil {
 			return nil, fmt.Errorf("store: taking migration lock: %w", err)
 		}
 		return func() { conn.Exec("SELECT pg_advisory_unlock(?)", migrationLockID) }, nil
-	case MySQL:
-		if err := conn.Exec("SELECT GET_LOCK('acmegate_migrate', 60)").Error; err != nil {
-			return nil, fmt.Errorf("store: taking migration lock: %w", err)
-		}
-		return func() { conn.Exec("SELECT RELEASE_LOCK('acmegate_migrate')") }, nil
 	}
-	// SQLite serialises schema changes through its own write lock.
-	return func() {}, nil
+	// GET_LOCK answers 1 when it got the lock, 0 when it timed out and
+	// NULL on error; only 1 means the migration may proceed.
+	var got sql.NullInt64
+	if err := conn.Raw("SELECT GET_LOCK('acmegate_migrate', 60)").Row().Scan(&got); err != nil {
+		return nil, fmt.Errorf("store: taking migration lock: %w", err)
+	}
+	if got.Int64 != 1 {
+		return nil, errors.New("store: taking migration lock: timed out after 60s")
+	}
+	return func() { conn.Exec("SELECT RELEASE_LOCK('acmegate_migrate')") }, nil
 }
 
 func (s *Store) applySteps(conn *gorm.DB) error {

@@ -24,14 +24,17 @@ func TestOrderAuthzChallenge(t *testing.T) {
 			{ID: "authz-a", AccountID: "acct-1", IdentifierType: "dns",
 				IdentifierValue: "www.example.com", Status: "pending", Expires: expires},
 			{ID: "authz-b", AccountID: "acct-1", IdentifierType: "dns",
-				IdentifierValue: "example.com", Wildcard: true, Status: "pending", Expires: expires},
+				IdentifierValue: "example.com", Wildcard: true, Status: "pending",
+				Expires: expires},
 		}
 		transact(t, s, func(tx *store.Tx) error {
 			for _, a := range authzs {
 				// Offered out of position order on purpose.
 				challenges := []store.Challenge{
-					{ID: a.ID + "-dns", Type: "dns-01", Token: "tok-dns", Status: "pending", Position: 1},
-					{ID: a.ID + "-http", Type: "http-01", Token: "tok-http", Status: "pending", Position: 0},
+					{ID: a.ID + "-dns", Type: "dns-01", Token: "tok-dns", Status: "pending",
+						Position: 1},
+					{ID: a.ID + "-http", Type: "http-01", Token: "tok-http", Status: "pending",
+						Position: 0},
 				}
 				if err := tx.CreateAuthorization(a, challenges); err != nil {
 					return err
@@ -177,7 +180,8 @@ func TestSetOrderStatusRace(t *testing.T) {
 
 		errs := race(20, func(i int) error {
 			return s.Transact(context.Background(), func(tx *store.Tx) error {
-				if err := tx.SetOrderStatus(o.ID, []string{"ready"}, "processing", nil); err != nil {
+				err := tx.SetOrderStatus(o.ID, []string{"ready"}, "processing", nil)
+				if err != nil {
 					return err
 				}
 				return tx.Audit(store.Event{Type: "order.processing", Subject: o.ID})
@@ -243,6 +247,14 @@ func TestAuthorizationAndChallengeStatus(t *testing.T) {
 		_, err = r.ReusableAuthorization("acct-1", "dns", "example.com", false, "",
 			epoch.Add(2*time.Hour), false)
 		checkErr(t, "ReusableAuthorization past expiry", err, store.ErrNotFound)
+		transact(t, s, func(tx *store.Tx) error {
+			return tx.ExtendAuthorization("authz-1", epoch.Add(3*time.Hour))
+		})
+		got, err = r.ReusableAuthorization("acct-1", "dns", "example.com", false, "",
+			epoch.Add(2*time.Hour), false)
+		if err != nil || got.ID != "authz-1" || !got.Expires.Equal(epoch.Add(3*time.Hour)) {
+			t.Errorf("ReusableAuthorization after extending: got %+v, %v, want authz-1", got, err)
+		}
 		valid, err := r.ValidAuthorizationsFor("acct-1", []string{"example.com", "x.test"}, epoch)
 		if err != nil || len(valid) != 1 {
 			t.Errorf("ValidAuthorizationsFor: got %d, %v, want 1", len(valid), err)

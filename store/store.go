@@ -70,6 +70,13 @@ type Store struct {
 // pragmas where relevant and runs the migrations under a lock, so several
 // replicas may start at once.
 func Open(ctx context.Context, opts Options) (*Store, error) {
+	// Times are kept in UTC: SQLite compares them as text, so mixed zones
+	// would order wrongly.
+	clock := opts.Now
+	if clock == nil {
+		clock = time.Now
+	}
+	now := func() time.Time { return clock().UTC() }
 	dialect, dialector, err := dialectorFor(opts)
 	if err != nil {
 		return nil, err
@@ -79,7 +86,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		TranslateError:         true,
 		SkipDefaultTransaction: true,
 		PrepareStmt:            true,
-		NowFunc:                opts.Now,
+		NowFunc:                now,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: opening %s database: %w", dialect, err)
@@ -89,10 +96,6 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: getting connection pool: %w", err)
 	}
 	configurePool(sqlDB, dialect, opts.MaxOpenConns)
-	now := opts.Now
-	if now == nil {
-		now = time.Now
-	}
 	s := &Store{db: db, dialect: dialect, now: now}
 	if dialect == SQLite {
 		if err := s.checkSQLite(ctx); err != nil {
@@ -134,7 +137,7 @@ func dialectorFor(opts Options) (Dialect, gorm.Dialector, error) {
 		// matched rows, not only changed ones, or an update that leaves
 		// a row as it was looks like a lost race.
 		if !strings.Contains(dsn, "clientFoundRows=") {
-			dsn += "&clientFoundRows=true"
+			dsn += sep(dsn) + "clientFoundRows=true"
 		}
 		return MySQL, mysql.Open(dsn), nil
 	case raw == "":
