@@ -21,6 +21,7 @@ import (
 	"github.com/acmegate/acmegate/challenges/http01"
 	"github.com/acmegate/acmegate/challenges/netguard"
 	"github.com/acmegate/acmegate/challenges/resolver"
+	"github.com/acmegate/acmegate/challenges/tlsalpn01"
 	"github.com/acmegate/acmegate/store"
 )
 
@@ -44,7 +45,8 @@ func buildEngine(cfg Config, st *store.Store, issuer *ca.Issuer, log *slog.Logge
 		challenges.TypeHTTP01: http01.New(res, guard, cfg.Challenges.HTTP01Port,
 			http01.Options{Timeout: timeout}),
 		challenges.TypeDNS01: dns01.New(res, dns01.Options{}),
-		// TLSALPN01: added when the validator lands.
+		challenges.TypeTLSALPN01: tlsalpn01.New(res, guard, cfg.Challenges.TLSALPN01Port,
+			tlsalpn01.Options{Timeout: timeout}),
 	}
 	a := cfg.ACME
 	return state.New(state.Options{
