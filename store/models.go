@@ -164,6 +164,6 @@ func allModels() []any {
 	return []any{
 		&Account{}, &Order{}, &OrderAuthorization{}, &Authorization{},
 		&Challenge{}, &SerialReservation{}, &Certificate{}, &UsedNonce{},
-		&Setting{}, &EABKey{}, &AuditEvent{}, &AuditHead{},
+		&Setting{}, &EABKey{}, &AuditEvent{}, &AuditHead{}, &BlockedKey{},
 	}
 }

@@ -2,6 +2,7 @@ package state
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -62,6 +63,11 @@ func (e *Engine) NewAccount(ctx context.Context, key *jose.JSONWebKey, req NewAc
 	}
 	if err := checkContacts(req.Contact); err != nil {
 		return nil, false, err
+	}
+	if spki, err := x509.MarshalPKIXPublicKey(key.Key); err == nil {
+		if err := e.checkNotBlocked(e.store.Read(ctx), spki, problem.BadPublicKey); err != nil {
+			return nil, false, err
+		}
 	}
 	eabKeyID, err := e.checkEAB(ctx, key, req)
 	if err != nil {

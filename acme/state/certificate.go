@@ -71,6 +71,10 @@ func (e *Engine) Revoke(ctx context.Context, req RevokeRequest) error {
 	if err := e.mayRevoke(ctx, req, cert, row); err != nil {
 		return err
 	}
+	if req.Reason == reasonKeyCompromise && req.Key == nil {
+		return problem.New(problem.BadRevocationReason,
+			"keyCompromise must be requested with a JWS signed by the certificate's key")
+	}
 	actor := "certificate-key"
 	if req.Account != nil {
 		actor = req.Account.ID
@@ -83,10 +87,47 @@ func (e *Engine) Revoke(ctx context.Context, req RevokeRequest) error {
 			}
 			return err
 		}
-		return tx.Audit(store.Event{Type: EventCertificateRevoked, Actor: actor,
+		err := tx.Audit(store.Event{Type: EventCertificateRevoked, Actor: actor,
 			Subject: "certificate:" + serial, Outcome: OutcomeSuccess,
 			Data: map[string]any{"reason": req.Reason}})
+		if err != nil || req.Reason != reasonKeyCompromise {
+			return err
+		}
+		return e.blockCompromisedKey(tx, row.KeyHash, serial, now)
 	})
+}
+
+// reasonKeyCompromise is the keyCompromise reason code (RFC 5280,
+// Section 5.3.1).
+const reasonKeyCompromise = 1
+
+// blockCompromisedKey blocks a compromised key for future CSRs and account
+// keys and revokes every other unexpired certificate that carries it, with
+// an audit event for each.
+func (e *Engine) blockCompromisedKey(tx *store.Tx, keyHash, serial string, now time.Time) error {
+	if err := tx.BlockKey(keyHash, "keyCompromise revocation of "+serial); err != nil {
+		return err
+	}
+	others, err := tx.CertificatesByKey(keyHash, now)
+	if err != nil {
+		return err
+	}
+	for _, c := range others {
+		if c.Serial == serial || c.Status != StatusValid {
+			continue
+		}
+		if err := tx.RevokeCertificate(c.Serial, reasonKeyCompromise, now); err != nil {
+			return err
+		}
+		err := tx.Audit(store.Event{Type: EventCertificateRevoked, Actor: "system",
+			Subject: "certificate:" + c.Serial, Outcome: OutcomeSuccess,
+			Reason: "its key was reported compromised with certificate " + serial,
+			Data:   map[string]any{"reason": reasonKeyCompromise}})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (e *Engine) mayRevoke(ctx context.Context, req RevokeRequest, cert *x509.Certificate,

@@ -27,8 +27,8 @@ type Clock interface {
 // SystemClock is the wall clock.
 type SystemClock struct{}
 
-// Now returns the current time.
-func (SystemClock) Now() time.Time { return time.Now() }
+// Now returns the current time in UTC.
+func (SystemClock) Now() time.Time { return time.Now().UTC() }
 
 // Issuer signs certificates; *ca.Issuer implements it.
 type Issuer interface {

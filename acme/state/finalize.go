@@ -43,7 +43,7 @@ func (e *Engine) Finalize(ctx context.Context, acct *Account, orderID string, cs
 	}
 
 	// 1. Check the CSR before touching the order.
-	csr, err := e.checkCSR(csrDER, acct, order)
+	csr, err := e.checkCSR(ctx, csrDER, acct, order)
 	if err != nil {
 		return nil, err
 	}
@@ -192,7 +192,7 @@ func issueRequest(order *Order, csr *x509.CertificateRequest, profile ca.Profile
 // checkCSR parses and checks a finalize CSR (RFC 8555, Section 7.4): valid
 // signature, an acceptable key that is not the account key, and names that
 // are exactly the order's identifiers.
-func (e *Engine) checkCSR(der []byte, acct *Account, order *Order) (*x509.CertificateRequest, error) {
+func (e *Engine) checkCSR(ctx context.Context, der []byte, acct *Account, order *Order) (*x509.CertificateRequest, error) {
 	csr, err := x509.ParseCertificateRequest(der)
 	if err != nil {
 		return nil, problem.New(problem.BadCSR, "the CSR cannot be parsed: %s", truncate(err.Error(), 200))
@@ -201,6 +201,10 @@ func (e *Engine) checkCSR(der []byte, acct *Account, order *Order) (*x509.Certif
 		return nil, problem.New(problem.BadCSR, "the CSR signature does not verify")
 	}
 	if err := checkCSRKey(csr); err != nil {
+		return nil, err
+	}
+	if err := e.checkNotBlocked(e.store.Read(ctx), csr.RawSubjectPublicKeyInfo,
+		problem.BadCSR); err != nil {
 		return nil, err
 	}
 	acctSPKI, err := x509.MarshalPKIXPublicKey(acct.Key.Key)
@@ -223,6 +227,9 @@ func checkCSRKey(csr *x509.CertificateRequest) error {
 		if k.E != 65537 {
 			return problem.New(problem.BadCSR, "RSA keys must use the exponent 65537")
 		}
+		if why := weakRSAKey(k); why != "" {
+			return problem.New(problem.BadCSR, "the CSR key is known to be weak: %s", why)
+		}
 	case *ecdsa.PublicKey:
 		switch k.Curve {
 		case elliptic.P256(), elliptic.P384():
@@ -232,8 +239,8 @@ func checkCSRKey(csr *x509.CertificateRequest) error {
 	default:
 		return problem.New(problem.BadCSR, "the CSR key type %T is not supported", csr.PublicKey)
 	}
-	// TODO: refuse known-weak keys (Debian OpenSSL blocklist, ROCA, small
-	// factors) and keys blocked after a keyCompromise revocation.
+	// TODO: refuse keys of the Debian OpenSSL blocklist (CVE-2008-0166);
+	// that needs the published list of weak moduli shipped as data.
 	return nil
 }
 
@@ -292,6 +299,19 @@ func checkCSRNames(csr *x509.CertificateRequest, ids []Identifier) error {
 	}
 	return problem.New(problem.BadCSR, "the CSR names differ from the order's identifiers (%s)",
 		strings.Join(parts, "; "))
+}
+
+// checkNotBlocked refuses a key that a keyCompromise revocation or an
+// operator blocked.
+func (e *Engine) checkNotBlocked(tx *store.Tx, spki []byte, t problem.Type) error {
+	blocked, err := tx.KeyBlocked(keyHash(spki))
+	if err != nil {
+		return err
+	}
+	if blocked {
+		return problem.New(t, "the key is blocked: it was reported compromised")
+	}
+	return nil
 }
 
 func certNames(cert *x509.Certificate) []string {
