@@ -22,11 +22,12 @@ func (tx *Tx) Account(id string) (*Account, error) {
 	return &a, nil
 }
 
-// AccountByThumbprint loads the account bound to the key with the given
-// RFC 7638 thumbprint.
-func (tx *Tx) AccountByThumbprint(thumbprint string) (*Account, error) {
+// AccountByThumbprint loads the account of a directory bound to the key
+// with the given RFC 7638 thumbprint.
+func (tx *Tx) AccountByThumbprint(directory, thumbprint string) (*Account, error) {
 	var a Account
-	if err := tx.db.Where("key_thumbprint = ?", thumbprint).Take(&a).Error; err != nil {
+	err := tx.db.Where("directory = ? AND key_thumbprint = ?", directory, thumbprint).Take(&a).Error
+	if err != nil {
 		return nil, fmt.Errorf("store: loading account by key: %w", translate(err))
 	}
 	return &a, nil

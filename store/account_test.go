@@ -39,7 +39,7 @@ func TestAccounts(t *testing.T) {
 				return err
 			}, store.ErrNotFound},
 			{"unknown thumbprint", func(tx *store.Tx) error {
-				_, err := tx.AccountByThumbprint("thumb-nope")
+				_, err := tx.AccountByThumbprint("acme", "thumb-nope")
 				return err
 			}, store.ErrNotFound},
 		}
@@ -51,7 +51,7 @@ func TestAccounts(t *testing.T) {
 			}
 		}
 
-		got, err := s.Read(ctx).AccountByThumbprint("thumb-acct-1")
+		got, err := s.Read(ctx).AccountByThumbprint("acme", "thumb-acct-1")
 		if err != nil {
 			t.Fatalf("AccountByThumbprint: %v", err)
 		}

@@ -4,8 +4,11 @@ import "time"
 
 // Account is one ACME account (RFC 8555, Section 7.1.2).
 type Account struct {
-	ID            string `gorm:"primaryKey;size:40"`
-	KeyThumbprint string `gorm:"size:64;not null;uniqueIndex"`
+	ID string `gorm:"primaryKey;size:40"`
+	// Directory names the ACME directory the account belongs to; an
+	// account is usable only there (SECURITY-CATALOGUE A10).
+	Directory     string `gorm:"size:32;not null;default:acme;uniqueIndex:idx_accounts_key,priority:1"`
+	KeyThumbprint string `gorm:"size:64;not null;uniqueIndex:idx_accounts_key,priority:2"`
 	KeyJWK        string `gorm:"type:text;not null"`
 	Status        string `gorm:"size:16;not null"`
 	// Contacts is a JSON array of URLs.

@@ -27,6 +27,6 @@ func (s *Server) CRLHandler() http.Handler {
 	e := echo.New()
 	e.HideBanner = true
 	e.HTTPErrorHandler = s.handleError
-	e.GET(Prefix+"/crl", s.crl)
+	e.GET(s.opts.Prefix+"/crl", s.crl)
 	return e
 }

@@ -19,7 +19,7 @@ import (
 	"github.com/acmegate/acmegate/acme/state"
 )
 
-// Prefix is the path under which the ACME resources live.
+// Prefix is the default path under which the ACME resources live.
 const Prefix = "/acme"
 
 // Meta is the directory's meta object (RFC 8555, Section 7.1.1).
@@ -55,6 +55,13 @@ type Options struct {
 	// Metrics registers the front end's Prometheus series; nil means a
 	// private registry nobody scrapes.
 	Metrics prometheus.Registerer
+	// Prefix is the path of this directory's resources, "/acme" by default;
+	// a second directory (such as "/staging") gets its own Server.
+	Prefix string
+	// NonceRejectRate is the share (0 to 1) of valid nonces refused with
+	// badNonce, for client-honesty mode (RFC 8555, Section 6.5 lets a
+	// server refuse any nonce; clients must retry).
+	NonceRejectRate float64
 }
 
 // Server is the ACME HTTP front end.
@@ -79,6 +86,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = 64 << 10
+	}
+	if opts.Prefix == "" {
+		opts.Prefix = Prefix
 	}
 	if opts.OrdersPageSize <= 0 {
 		opts.OrdersPageSize = 100
@@ -105,7 +115,7 @@ func (s *Server) Handler() http.Handler { return s.echo }
 func (s *Server) DirectoryURL() string { return s.url("directory") }
 
 func (s *Server) url(parts ...string) string {
-	return s.base + Prefix + "/" + strings.Join(parts, "/")
+	return s.base + s.opts.Prefix + "/" + strings.Join(parts, "/")
 }
 
 func (s *Server) routes() *echo.Echo {
@@ -115,7 +125,7 @@ func (s *Server) routes() *echo.Echo {
 	e.HTTPErrorHandler = s.handleError
 	e.Use(s.requestEvent, s.recoverPanic, s.commonHeaders)
 
-	g := e.Group(Prefix)
+	g := e.Group(s.opts.Prefix)
 	g.GET("/directory", s.directory)
 	g.HEAD("/new-nonce", s.newNonce)
 	g.GET("/new-nonce", s.newNonce)

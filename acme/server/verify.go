@@ -93,6 +93,10 @@ func (s *Server) verifyPOST(c echo.Context, rule keyRule) (*verified, error) {
 	if err := s.nonces.Redeem(req.Context(), parsed.Protected.Nonce); err != nil {
 		return nil, err
 	}
+	if state.Chance(s.opts.NonceRejectRate) {
+		return nil, problem.New(problem.BadNonce,
+			"the nonce was refused (this directory refuses some valid nonces on purpose)")
+	}
 	v.payload = payload
 	return v, nil
 }
@@ -149,4 +153,3 @@ func truncate(s string, n int) string {
 	}
 	return s[:n] + "..."
 }
-

@@ -38,7 +38,7 @@ func (e *Engine) NewAccount(ctx context.Context, key *jose.JSONWebKey, req NewAc
 
 	// 1. An existing account for this key is returned as it is, unless it
 	// was deactivated (RFC 8555, Section 7.3.6).
-	existing, err := e.store.Read(ctx).AccountByThumbprint(thumb)
+	existing, err := e.store.Read(ctx).AccountByThumbprint(e.cfg.Directory, thumb)
 	if err == nil {
 		acct, err := accountFromModel(existing)
 		if err != nil {
@@ -85,6 +85,7 @@ func (e *Engine) NewAccount(ctx context.Context, key *jose.JSONWebKey, req NewAc
 	}
 	row := &store.Account{
 		ID:            id,
+		Directory:     e.cfg.Directory,
 		KeyThumbprint: thumb,
 		KeyJWK:        string(keyJSON),
 		Status:        StatusValid,
@@ -191,6 +192,11 @@ func (e *Engine) Account(ctx context.Context, id string) (*Account, error) {
 	if err != nil {
 		return nil, err
 	}
+	if row.Directory != e.cfg.Directory {
+		// An account of another directory does not exist here
+		// (SECURITY-CATALOGUE A10).
+		return nil, problem.New(problem.AccountDoesNotExist, "account does not exist")
+	}
 	acct, err := accountFromModel(row)
 	if err != nil {
 		return nil, err
@@ -260,7 +266,7 @@ func (e *Engine) ChangeKey(ctx context.Context, acct *Account, newKey *jose.JSON
 		return fmt.Errorf("state: encoding new key: %w", err)
 	}
 	err = e.store.Transact(ctx, func(tx *store.Tx) error {
-		if other, err := tx.AccountByThumbprint(thumb); err == nil {
+		if other, err := tx.AccountByThumbprint(e.cfg.Directory, thumb); err == nil {
 			return &problem.Error{Type: problem.Conflict,
 				Detail: "the new key is already in use by an account", Location: other.ID}
 		} else if !errors.Is(err, store.ErrNotFound) {

@@ -178,6 +178,12 @@ func (e *Engine) runValidation(job validationJob) {
 	defer e.wake(job.challengeID)
 	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.ValidationTimeout)
 	defer cancel()
+	if d := e.validationDelay(); d > 0 {
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+		}
+	}
 	start := e.clock.Now()
 	record, verr := e.validators[job.typ].Validate(ctx, job.req)
 	if err := e.recordValidation(job, record, verr, start); err != nil {

@@ -44,6 +44,12 @@ var _ Issuer = (*ca.Issuer)(nil)
 // Config holds the tunables of the state machine. Zero values get the
 // defaults of [Config.withDefaults].
 type Config struct {
+	// Directory names the ACME directory this engine serves ("acme" by
+	// default). Accounts belong to one directory and are refused at others.
+	Directory string
+	// Chaos makes the directory behave like a demanding but valid server,
+	// to certify clients against (see [Chaos]).
+	Chaos Chaos
 	// OrderLifetime is how long a new order stays usable; default 8h.
 	OrderLifetime time.Duration
 	// PendingAuthzLifetime is how long a new authorization waits for a
@@ -100,6 +106,9 @@ func (c Config) withDefaults() Config {
 	setDur(&c.ValidationWait, 2*time.Second)
 	setDur(&c.ValidationTimeout, 15*time.Second)
 	setDur(&c.FinalizeWait, 5*time.Second)
+	if c.Directory == "" {
+		c.Directory = "acme"
+	}
 	if len(c.ChallengeTypes) == 0 {
 		c.ChallengeTypes = []string{challenges.TypeHTTP01, challenges.TypeDNS01, challenges.TypeTLSALPN01}
 	}

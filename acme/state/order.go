@@ -37,7 +37,7 @@ func (e *Engine) NewOrder(ctx context.Context, acct *Account, req NewOrderReques
 	}
 	profileName := req.Profile
 	if profileName == "" {
-		profileName = e.cfg.DefaultProfile
+		profileName = e.defaultProfileFor()
 	}
 	profile, ok := e.cfg.Profiles[profileName]
 	if !ok {
@@ -81,8 +81,9 @@ func (e *Engine) NewOrder(ctx context.Context, acct *Account, req NewOrderReques
 	err = e.store.Transact(ctx, func(tx *store.Tx) error {
 		authzIDs = authzIDs[:0]
 		allValid := true
+		reuse := e.reuseAllowed()
 		for _, id := range ids {
-			authz, err := e.authzForOrder(tx, acct, id, profileName, now)
+			authz, err := e.authzForOrder(tx, acct, id, profileName, now, reuse)
 			if err != nil {
 				return err
 			}
@@ -135,12 +136,12 @@ func checkValidity(notBefore, notAfter *time.Time, maxLifetime time.Duration, no
 // identifier when reuse is on, and otherwise creates a pending one with
 // its challenges.
 func (e *Engine) authzForOrder(tx *store.Tx, acct *Account, id Identifier, profile string,
-	now time.Time) (*store.Authorization, error) {
+	now time.Time, reuse bool) (*store.Authorization, error) {
 	value, wildcard := id.Value, false
 	if id.Type == IdentifierDNS && len(value) > 2 && value[:2] == "*." {
 		value, wildcard = value[2:], true
 	}
-	if !e.cfg.DisableAuthzReuse {
+	if reuse {
 		// Reuse only authorizations that outlive the order a little, so a
 		// finalize within the order's lifetime still finds them valid.
 		minExpiry := now.Add(time.Hour)

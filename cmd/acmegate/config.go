@@ -48,9 +48,11 @@ type Config struct {
 	// ACME tunes the protocol state machine.
 	ACME ACMEConfig `yaml:"acme"`
 	// Profiles are the certificate profiles offered; the key is the name.
-	Profiles   map[string]ProfileConfig `yaml:"profiles"`
-	Policy     PolicyConfig             `yaml:"policy"`
-	Challenges ChallengesConfig         `yaml:"challenges"`
+	Profiles map[string]ProfileConfig `yaml:"profiles"`
+	Policy   PolicyConfig             `yaml:"policy"`
+	// Staging configures a second directory in client-honesty mode.
+	Staging    StagingConfig    `yaml:"staging"`
+	Challenges ChallengesConfig `yaml:"challenges"`
 }
 
 // LogConfig selects the log output.
@@ -123,6 +125,26 @@ type PolicyConfig struct {
 	DisallowWildcard bool     `yaml:"disallow_wildcard"`
 }
 
+// StagingConfig describes the client-honesty directory: the same CA and
+// database, separate accounts, and behaviour that RFC 8555 allows but
+// lenient servers never show. Teams certify their clients against it.
+type StagingConfig struct {
+	// Enabled serves the directory at <external_url><prefix>/directory.
+	Enabled bool `yaml:"enabled"`
+	// Prefix is the path of the staging directory; default /staging.
+	Prefix string `yaml:"prefix"`
+	// NonceRejectRate is the share of valid nonces refused as badNonce.
+	NonceRejectRate float64 `yaml:"nonce_reject_rate"`
+	// MaxValidationDelay delays validations randomly up to this.
+	MaxValidationDelay Duration `yaml:"max_validation_delay"`
+	// AuthzReuseRate is the share of orders that reuse authorizations.
+	AuthzReuseRate float64 `yaml:"authz_reuse_rate"`
+	// OrdersPageSize is the page size of account order lists.
+	OrdersPageSize int `yaml:"orders_page_size"`
+	// RandomProfile picks a random profile when an order names none.
+	RandomProfile bool `yaml:"random_profile"`
+}
+
 // ChallengesConfig sets how validators reach clients.
 type ChallengesConfig struct {
 	// HTTP01Port is the port http-01 connects to; default 80.
@@ -182,6 +204,9 @@ func defaultConfig() Config {
 				Lifetime: Duration(24 * time.Hour), MaxLifetime: Duration(24 * time.Hour),
 				Backdate: Duration(time.Minute), ExtKeyUsage: []string{"clientAuth"}},
 		},
+		Staging: StagingConfig{Prefix: "/staging", NonceRejectRate: 0.05,
+			MaxValidationDelay: Duration(5 * time.Second), AuthzReuseRate: 0.5,
+			OrdersPageSize: 3, RandomProfile: true},
 		Challenges: ChallengesConfig{HTTP01Port: 80, TLSALPN01Port: 443, DNSQuorum: 1,
 			Timeout: Duration(15 * time.Second)},
 	}
@@ -245,6 +270,17 @@ func (c *Config) Validate() error {
 	for _, r := range c.Challenges.DNSResolvers {
 		if _, _, err := net.SplitHostPort(r); err != nil {
 			return fmt.Errorf("config: challenges.dns_resolvers entry %q must be host:port", r)
+		}
+	}
+	if c.Staging.Enabled {
+		if !strings.HasPrefix(c.Staging.Prefix, "/") || c.Staging.Prefix == "/acme" ||
+			strings.Count(c.Staging.Prefix, "/") != 1 {
+			return fmt.Errorf("config: staging.prefix %q must be one path segment like /staging",
+				c.Staging.Prefix)
+		}
+		if c.Staging.NonceRejectRate < 0 || c.Staging.NonceRejectRate >= 1 ||
+			c.Staging.AuthzReuseRate < 0 || c.Staging.AuthzReuseRate > 1 {
+			return errors.New("config: staging rates must be between 0 and 1 (nonce_reject_rate below 1)")
 		}
 	}
 	switch c.Log.Level {

@@ -141,25 +141,32 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	engine, err := buildEngine(cfg, st, issuer, log)
+	engine, err := buildEngine(cfg, st, issuer, log, false)
 	if err != nil {
 		return err
 	}
-	_, profileDesc, _ := cfg.profiles()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	srv, err := server.New(server.Options{
-		Metrics:     reg,
-		ExternalURL: cfg.externalURL(), Engine: engine, Nonces: nonces, Logger: log,
-		MaxBodyBytes: cfg.ACME.MaxBodyBytes, OrdersPageSize: cfg.ACME.OrdersPageSize,
-		IntermediatePEM: issuer.ChainPEM(), RootPEM: pemCert(issuer.Root.Raw),
-		Meta: server.Meta{TermsOfService: cfg.ACME.TermsOfService, Website: cfg.ACME.Website,
-			CAAIdentities: cfg.ACME.CAAIdentities, ExternalAccountRequired: cfg.ACME.RequireEAB,
-			Profiles: profileDesc},
-	})
+	srv, err := buildServer(cfg, engine, nonces, issuer, log, reg, false)
 	if err != nil {
 		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", srv.Handler())
+	engines := []*state.Engine{engine}
+	if cfg.Staging.Enabled {
+		stagingEngine, err := buildEngine(cfg, st, issuer, log, true)
+		if err != nil {
+			return err
+		}
+		engines = append(engines, stagingEngine)
+		staging, err := buildServer(cfg, stagingEngine, nonces, issuer, log, nil, true)
+		if err != nil {
+			return err
+		}
+		mux.Handle(cfg.Staging.Prefix+"/", staging.Handler())
+		log.Info("client-honesty directory enabled", "directory", staging.DirectoryURL())
 	}
 
 	// 3. The HTTPS listener with a certificate from our own intermediate.
@@ -171,8 +178,6 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", cfg.Listen, err)
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/", srv.Handler())
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	mux.HandleFunc("/readyz", readiness(st))
 	hs := &http.Server{
@@ -193,7 +198,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	// 4. Background upkeep, then serve until asked to stop.
 	bgCtx, bgCancel := context.WithCancel(context.Background())
 	defer bgCancel()
-	go upkeep(bgCtx, engine, nonces, time.Duration(cfg.ACME.RecoverAfter), log)
+	go upkeep(bgCtx, engines, nonces, time.Duration(cfg.ACME.RecoverAfter), log)
 	errc := make(chan error, 2)
 	go func() { errc <- hs.ServeTLS(ln, "", "") }()
 	if cfg.HTTPListen != "" {
@@ -212,18 +217,20 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		}
 	case <-ctx.Done():
 	}
-	return shutdown(hs, engine, time.Duration(cfg.ACME.ShutdownGrace), log)
+	return shutdown(hs, engines, time.Duration(cfg.ACME.ShutdownGrace), log)
 }
 
 // shutdown stops accepting connections, lets in-flight requests,
 // validations and issuances finish within the grace period, and returns.
-func shutdown(hs *http.Server, engine *state.Engine, grace time.Duration, log *slog.Logger) error {
+func shutdown(hs *http.Server, engines []*state.Engine, grace time.Duration, log *slog.Logger) error {
 	log.Info("shutting down", "grace", grace)
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
-	errHTTP := hs.Shutdown(ctx)
-	errEngine := engine.Close(ctx)
-	if err := errors.Join(errHTTP, errEngine); err != nil {
+	errs := []error{hs.Shutdown(ctx)}
+	for _, e := range engines {
+		errs = append(errs, e.Close(ctx))
+	}
+	if err := errors.Join(errs...); err != nil {
 		log.Error("shutdown did not finish cleanly", "error", err)
 		return err
 	}
@@ -267,15 +274,17 @@ func readiness(st *store.Store) http.HandlerFunc {
 }
 
 // upkeep completes interrupted issuance and purges used nonces.
-func upkeep(ctx context.Context, engine *state.Engine, nonces *nonce.Service, recoverAfter time.Duration,
-	log *slog.Logger) {
+func upkeep(ctx context.Context, engines []*state.Engine, nonces *nonce.Service,
+	recoverAfter time.Duration, log *slog.Logger) {
 	tick := time.NewTicker(30 * time.Second)
 	defer tick.Stop()
 	for {
-		if n, err := engine.RecoverIssuance(ctx, recoverAfter); err != nil {
-			log.Error("recovering interrupted issuance failed", "error", err)
-		} else if n > 0 {
-			log.Warn("recovered interrupted issuance", "orders", n)
+		for _, engine := range engines {
+			if n, err := engine.RecoverIssuance(ctx, recoverAfter); err != nil {
+				log.Error("recovering interrupted issuance failed", "error", err)
+			} else if n > 0 {
+				log.Warn("recovered interrupted issuance", "orders", n)
+			}
 		}
 		if _, err := nonces.Purge(ctx); err != nil && ctx.Err() == nil {
 			log.Error("purging nonces failed", "error", err)

@@ -11,9 +11,14 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/acmegate/acmegate/acme/nonce"
+	"github.com/acmegate/acmegate/acme/server"
 	"github.com/acmegate/acmegate/acme/state"
 	"github.com/acmegate/acmegate/ca"
 	"github.com/acmegate/acmegate/challenges"
@@ -25,8 +30,10 @@ import (
 	"github.com/acmegate/acmegate/store"
 )
 
-// buildEngine wires the validators and the state machine from cfg.
-func buildEngine(cfg Config, st *store.Store, issuer *ca.Issuer, log *slog.Logger) (*state.Engine, error) {
+// buildEngine wires the validators and the state machine from cfg; staging
+// selects the client-honesty directory's engine.
+func buildEngine(cfg Config, st *store.Store, issuer *ca.Issuer, log *slog.Logger,
+	staging bool) (*state.Engine, error) {
 	profiles, _, err := cfg.profiles()
 	if err != nil {
 		return nil, err
@@ -49,8 +56,20 @@ func buildEngine(cfg Config, st *store.Store, issuer *ca.Issuer, log *slog.Logge
 			tlsalpn01.Options{Timeout: timeout}),
 	}
 	a := cfg.ACME
+	directory, chaos := "acme", state.Chaos{}
+	if staging {
+		directory = strings.TrimPrefix(cfg.Staging.Prefix, "/")
+		chaos = state.Chaos{
+			MaxValidationDelay: time.Duration(cfg.Staging.MaxValidationDelay),
+			AuthzReuseRate:     cfg.Staging.AuthzReuseRate,
+			RandomProfile:      cfg.Staging.RandomProfile,
+		}
+		log = log.With("directory", directory)
+	}
 	return state.New(state.Options{
 		Config: state.Config{
+			Directory:            directory,
+			Chaos:                chaos,
 			OrderLifetime:        time.Duration(a.OrderLifetime),
 			PendingAuthzLifetime: time.Duration(a.AuthzLifetime),
 			ValidAuthzLifetime:   time.Duration(a.AuthzReuse),
@@ -144,4 +163,29 @@ func dedupe(in []string) []string {
 
 func pemCert(der []byte) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+// buildServer wires the ACME front end of the production directory or, with
+// staging, of the client-honesty directory.
+func buildServer(cfg Config, engine *state.Engine, nonces *nonce.Service, issuer *ca.Issuer,
+	log *slog.Logger, reg prometheus.Registerer, staging bool) (*server.Server, error) {
+	_, profileDesc, err := cfg.profiles()
+	if err != nil {
+		return nil, err
+	}
+	opts := server.Options{
+		ExternalURL: cfg.externalURL(), Engine: engine, Nonces: nonces, Logger: log,
+		MaxBodyBytes: cfg.ACME.MaxBodyBytes, OrdersPageSize: cfg.ACME.OrdersPageSize,
+		IntermediatePEM: issuer.ChainPEM(), RootPEM: pemCert(issuer.Root.Raw), Metrics: reg,
+		Meta: server.Meta{TermsOfService: cfg.ACME.TermsOfService, Website: cfg.ACME.Website,
+			CAAIdentities: cfg.ACME.CAAIdentities, ExternalAccountRequired: cfg.ACME.RequireEAB,
+			Profiles: profileDesc},
+	}
+	if staging {
+		opts.Prefix = cfg.Staging.Prefix
+		opts.NonceRejectRate = cfg.Staging.NonceRejectRate
+		opts.OrdersPageSize = cfg.Staging.OrdersPageSize
+		opts.Logger = log.With("directory", strings.TrimPrefix(cfg.Staging.Prefix, "/"))
+	}
+	return server.New(opts)
 }
