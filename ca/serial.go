@@ -1,0 +1,43 @@
+package ca
+
+import (
+	"fmt"
+	"io"
+	"math/big"
+)
+
+// serialBytes is how many random bytes make a serial: 128 bits, twice the
+// 64 bits of CSPRNG output that CA/B Forum Baseline Requirements,
+// Section 7.1 asks for.
+const serialBytes = 16
+
+// maxSerialBits is the longest positive serial whose DER INTEGER content
+// fits in 20 octets (RFC 5280, Section 4.1.2.2): 20*8 bits less the sign bit.
+const maxSerialBits = 20*8 - 1
+
+// NewSerial returns a fresh certificate serial number: 128 bits read from
+// rand, as a positive integer. Its DER encoding is at most 17 octets, well
+// under the 20 of RFC 5280, Section 4.1.2.2. Zero (one chance in 2^128) is
+// never returned; the bytes are drawn again. Errors come only from rand.
+func NewSerial(rand io.Reader) (*big.Int, error) {
+	buf := make([]byte, serialBytes)
+	for range 3 {
+		if _, err := io.ReadFull(rand, buf); err != nil {
+			return nil, fmt.Errorf("reading serial: %w", err)
+		}
+		serial := new(big.Int).SetBytes(buf)
+		if serial.Sign() > 0 {
+			return serial, nil
+		}
+	}
+	return nil, fmt.Errorf("reading serial: %w: random source returned only zeros", ErrBadSerial)
+}
+
+// checkSerial enforces RFC 5280, Section 4.1.2.2: a positive integer of at
+// most 20 octets.
+func checkSerial(serial *big.Int) error {
+	if serial == nil || serial.Sign() <= 0 || serial.BitLen() > maxSerialBits {
+		return ErrBadSerial
+	}
+	return nil
+}
