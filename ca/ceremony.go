@@ -43,6 +43,12 @@ type CeremonyOptions struct {
 	// gateway.
 	IntermediatePassphrase []byte
 
+	// IntermediateSigner, when set, is the intermediate's key, created
+	// beforehand (for example inside an HSM with the pkcs11 package). The
+	// ceremony certifies its public key instead of generating one, writes
+	// no intermediate key file and needs no IntermediatePassphrase.
+	IntermediateSigner crypto.Signer
+
 	// KeyAlgorithm is the type of both keys; empty means ECDSAP256.
 	KeyAlgorithm KeyAlgorithm
 
@@ -209,7 +215,8 @@ func checkCeremonyOptions(opts CeremonyOptions) (*CeremonyResult, error) {
 	if filepath.Clean(opts.RootDir) == filepath.Clean(opts.DataDir) {
 		return nil, fmt.Errorf("root directory must differ from data directory %s", opts.DataDir)
 	}
-	if len(opts.RootPassphrase) == 0 || len(opts.IntermediatePassphrase) == 0 {
+	if len(opts.RootPassphrase) == 0 ||
+		(len(opts.IntermediatePassphrase) == 0 && opts.IntermediateSigner == nil) {
 		return nil, ErrEmptyPassphrase
 	}
 	if opts.IntermediateValidity > opts.RootValidity {
@@ -223,8 +230,15 @@ func checkCeremonyOptions(opts CeremonyOptions) (*CeremonyResult, error) {
 		IntermediateCertPath: filepath.Join(opts.DataDir, IntermediateCertFile),
 		IntermediateKeyPath:  filepath.Join(opts.DataDir, IntermediateKeyFile),
 	}
-	if err := checkAbsent(res.RootCertPath, res.RootKeyPath, res.TrustAnchorPath,
-		res.IntermediateCertPath, res.IntermediateKeyPath); err != nil {
+	if opts.IntermediateSigner != nil {
+		res.IntermediateKeyPath = ""
+	}
+	paths := []string{res.RootCertPath, res.RootKeyPath, res.TrustAnchorPath,
+		res.IntermediateCertPath}
+	if res.IntermediateKeyPath != "" {
+		paths = append(paths, res.IntermediateKeyPath)
+	}
+	if err := checkAbsent(paths...); err != nil {
 		return nil, err
 	}
 	for _, dir := range []string{opts.RootDir, opts.DataDir} {
@@ -259,9 +273,13 @@ func createIntermediate(
 	rootKey crypto.Signer,
 	opts CeremonyOptions,
 ) (crypto.Signer, *x509.Certificate, error) {
-	key, err := GenerateKey(opts.KeyAlgorithm, opts.Rand)
-	if err != nil {
-		return nil, nil, fmt.Errorf("creating intermediate: %w", err)
+	key := opts.IntermediateSigner
+	if key == nil {
+		var err error
+		key, err = GenerateKey(opts.KeyAlgorithm, opts.Rand)
+		if err != nil {
+			return nil, nil, fmt.Errorf("creating intermediate: %w", err)
+		}
 	}
 	tmpl, err := intermediateTemplate(opts, key.Public())
 	if err != nil {
@@ -296,17 +314,21 @@ func writeCeremonyFiles(
 	if err != nil {
 		return fmt.Errorf("encrypting root key: %w", err)
 	}
-	interKeyPEM, err := encryptKeyPEM(interKey, opts.IntermediatePassphrase, opts.Rand)
-	if err != nil {
-		return fmt.Errorf("encrypting intermediate key: %w", err)
-	}
-	return writeNewFiles([]newFile{
+	files := []newFile{
 		{res.RootKeyPath, rootKeyPEM, keyFileMode},
 		{res.RootCertPath, certPEM(root), certFileMode},
-		{res.IntermediateKeyPath, interKeyPEM, keyFileMode},
 		{res.IntermediateCertPath, certPEM(inter), certFileMode},
 		{res.TrustAnchorPath, certPEM(root), certFileMode},
-	})
+	}
+	// A key held by a token stays there; only file keys are written.
+	if opts.IntermediateSigner == nil {
+		interKeyPEM, err := encryptKeyPEM(interKey, opts.IntermediatePassphrase, opts.Rand)
+		if err != nil {
+			return fmt.Errorf("encrypting intermediate key: %w", err)
+		}
+		files = append(files, newFile{res.IntermediateKeyPath, interKeyPEM, keyFileMode})
+	}
+	return writeNewFiles(files)
 }
 
 // NewIntermediate signs a further intermediate with an existing root, for

@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/acmegate/acmegate/ca"
+	"github.com/acmegate/acmegate/ca/pkcs11"
 )
 
 // Duration is a time.Duration written as a string such as "90s" in YAML.
@@ -75,6 +76,9 @@ type CAConfig struct {
 	// ServerNames are extra DNS names or IPs for the gateway's own HTTPS
 	// certificate, beyond the listen and external URL hosts.
 	ServerNames []string `yaml:"server_names"`
+	// PKCS11, when its module is set, signs with the intermediate key held
+	// in a PKCS#11 token instead of <data>/intermediate-key.pem.
+	PKCS11 pkcs11.Config `yaml:"pkcs11"`
 }
 
 // ACMEConfig tunes the protocol.
@@ -250,6 +254,11 @@ func (c *Config) Validate() error {
 	}
 	if c.ExternalURL != "" && !strings.HasPrefix(c.ExternalURL, "https://") {
 		return fmt.Errorf("config: external_url %q must start with https://", c.ExternalURL)
+	}
+	if c.CA.PKCS11.Module != "" {
+		if err := c.CA.PKCS11.Validate(); err != nil {
+			return fmt.Errorf("config: ca.pkcs11: %w", err)
+		}
 	}
 	if _, err := ca.ParseKeyAlgorithm(c.CA.KeyAlgorithm); err != nil {
 		return fmt.Errorf("config: ca.key_algorithm: %w", err)

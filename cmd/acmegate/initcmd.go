@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto"
 	"crypto/rand"
 	"fmt"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/acmegate/acmegate/ca"
+	"github.com/acmegate/acmegate/ca/pkcs11"
 )
 
 func initCommand() *cobra.Command {
@@ -20,6 +22,7 @@ func initCommand() *cobra.Command {
 		rootPassFile, interPassFile        string
 		permittedDNS, excludedDNS, permIPs []string
 		rootValidity, interValidity        time.Duration
+		hsm                                pkcs11.Config
 	)
 	cmd := &cobra.Command{
 		Use:   "init",
@@ -38,8 +41,21 @@ passphrases read from files or prompted for. serve never opens the root key.`,
 			if err != nil {
 				return err
 			}
-			interPass, err := passphrase(interPassFile, "intermediate key passphrase")
-			if err != nil {
+			var interPass []byte
+			var interSigner crypto.Signer
+			if hsm.Module != "" {
+				if err := hsm.Validate(); err != nil {
+					return err
+				}
+				tok, err := pkcs11.Open(hsm)
+				if err != nil {
+					return err
+				}
+				defer tok.Close()
+				if interSigner, err = tok.GenerateKey(hsm.KeyLabel, keyAlg); err != nil {
+					return err
+				}
+			} else if interPass, err = passphrase(interPassFile, "intermediate key passphrase"); err != nil {
 				return err
 			}
 			var ipNets []*net.IPNet
@@ -53,7 +69,8 @@ passphrases read from files or prompted for. serve never opens the root key.`,
 			res, err := ca.RunCeremony(ca.CeremonyOptions{
 				RootDir: rootDir, DataDir: dataDir,
 				RootPassphrase: rootPass, IntermediatePassphrase: interPass,
-				KeyAlgorithm: keyAlg, Organization: org,
+				IntermediateSigner: interSigner,
+				KeyAlgorithm:       keyAlg, Organization: org,
 				RootValidity: rootValidity, IntermediateValidity: interValidity,
 				PermittedDNSDomains: permittedDNS, ExcludedDNSDomains: excludedDNS,
 				PermittedIPRanges: ipNets,
@@ -67,6 +84,10 @@ passphrases read from files or prompted for. serve never opens the root key.`,
 			fmt.Fprintf(out, "root key (take offline):  %s\n", res.RootKeyPath)
 			fmt.Fprintf(out, "intermediate certificate: %s\n", res.IntermediateCertPath)
 			fmt.Fprintf(out, "clients trust:            %s\n", res.TrustAnchorPath)
+			if hsm.Module != "" {
+				fmt.Fprintf(out, "intermediate key:         in token %q as %q (non-extractable)\n",
+					hsm.TokenLabel, hsm.KeyLabel)
+			}
 			return nil
 		},
 	}
@@ -81,6 +102,10 @@ passphrases read from files or prompted for. serve never opens the root key.`,
 	f.StringSliceVar(&excludedDNS, "excluded-dns", nil, "name constraint: excluded DNS domains of the intermediate")
 	f.StringSliceVar(&permIPs, "permitted-ip", nil, "name constraint: permitted IP ranges (CIDR) of the intermediate")
 	f.DurationVar(&rootValidity, "root-validity", 10*365*24*time.Hour, "root certificate validity")
+	f.StringVar(&hsm.Module, "hsm-module", "", "PKCS#11 module: generate the intermediate key in this token")
+	f.StringVar(&hsm.TokenLabel, "hsm-token", "", "PKCS#11 token label")
+	f.StringVar(&hsm.PINFile, "hsm-pin-file", "", "file holding the token PIN")
+	f.StringVar(&hsm.KeyLabel, "hsm-key-label", "acmegate-intermediate", "label of the intermediate key in the token")
 	f.DurationVar(&interValidity, "intermediate-validity", 3*365*24*time.Hour, "intermediate certificate validity")
 	return cmd
 }

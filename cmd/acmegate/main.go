@@ -33,7 +33,8 @@ func rootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCommand(), initCommand(), versionCommand(), eabCommand(), auditCommand(), certsCommand())
+	root.AddCommand(serveCommand(), initCommand(), versionCommand(), eabCommand(), auditCommand(), certsCommand(),
+		migrateCommand())
 	return root
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/acmegate/acmegate/acme/server"
 	"github.com/acmegate/acmegate/acme/state"
 	"github.com/acmegate/acmegate/ca"
+	"github.com/acmegate/acmegate/ca/pkcs11"
 	"github.com/acmegate/acmegate/store"
 )
 
@@ -121,10 +122,11 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := ensureDevCA(cfg, log); err != nil {
 		return err
 	}
-	issuer, err := loadIssuer(cfg)
+	issuer, closeSigner, err := loadIssuer(cfg)
 	if err != nil {
 		return err
 	}
+	defer closeSigner()
 
 	// 2. The store and the services built on it.
 	st, err := store.Open(ctx, store.Options{URL: cfg.dbURL(), Logger: log,
@@ -339,14 +341,30 @@ func randomPassphrase() []byte {
 	return []byte(base64.RawURLEncoding.EncodeToString(b))
 }
 
-func loadIssuer(cfg Config) (*ca.Issuer, error) {
+// loadIssuer loads the intermediate from the data folder with its key from
+// the encrypted key file or, when configured, from a PKCS#11 token. The
+// returned function releases the token.
+func loadIssuer(cfg Config) (*ca.Issuer, func(), error) {
+	if cfg.CA.PKCS11.Module != "" {
+		tok, err := pkcs11.Open(cfg.CA.PKCS11)
+		if err != nil {
+			return nil, nil, err
+		}
+		issuer, err := tok.LoadIssuer(cfg.Data, cfg.CA.PKCS11.KeyLabel)
+		if err != nil {
+			_ = tok.Close()
+			return nil, nil, err
+		}
+		return issuer, func() { _ = tok.Close() }, nil
+	}
 	passFile := cfg.CA.IntermediatePassphraseFile
 	if passFile == "" {
 		passFile = filepath.Join(cfg.Data, "intermediate.pass")
 	}
 	pass, err := ca.ReadPassphraseFile(passFile)
 	if err != nil {
-		return nil, fmt.Errorf("reading intermediate passphrase: %w", err)
+		return nil, nil, fmt.Errorf("reading intermediate passphrase: %w", err)
 	}
-	return ca.LoadIssuer(cfg.Data, pass)
+	issuer, err := ca.LoadIssuer(cfg.Data, pass)
+	return issuer, func() {}, err
 }

@@ -1,0 +1,34 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+func migrateCommand() *cobra.Command {
+	var sf storeFlags
+	cmd := &cobra.Command{
+		Use:   "migrate",
+		Short: "Bring the database schema to this version's (serve also does it at start)",
+		Long: `migrate applies the schema migrations under a database-wide lock, so it is safe
+to run while replicas start. serve runs the same migrations when it opens the
+database; run this explicitly before a rolling upgrade.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, _, err := sf.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			v, err := st.SchemaVersion(cmd.Context())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s database at schema version %d\n", st.Dialect(), v)
+			return nil
+		},
+	}
+	sf.register(cmd)
+	return cmd
+}
