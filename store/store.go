@@ -53,6 +53,9 @@ type Options struct {
 	// MaxOpenConns bounds the connection pool; zero means 8 for SQLite and
 	// 20 otherwise.
 	MaxOpenConns int
+	// NoGroupCommit makes every SQLite transaction commit on its own
+	// instead of in batches with concurrent ones.
+	NoGroupCommit bool
 	// Logger receives slow-query and error logs; nil discards them.
 	Logger *slog.Logger
 	// Now is the clock used for row timestamps; nil means time.Now.
@@ -61,9 +64,10 @@ type Options struct {
 
 // Store is a handle on the database. It is safe for concurrent use.
 type Store struct {
-	db      *gorm.DB
-	dialect Dialect
-	now     func() time.Time
+	db        *gorm.DB
+	dialect   Dialect
+	now       func() time.Time
+	committer *committer
 }
 
 // Open connects to the database named by opts.URL, applies the SQLite
@@ -106,6 +110,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if err := s.Migrate(ctx); err != nil {
 		_ = sqlDB.Close()
 		return nil, err
+	}
+	if dialect == SQLite && !opts.NoGroupCommit {
+		s.committer = newCommitter(db, s, 64)
 	}
 	return s, nil
 }
@@ -213,6 +220,9 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close releases the connection pool.
 func (s *Store) Close() error {
+	if s.committer != nil {
+		s.committer.close()
+	}
 	sqlDB, err := s.db.DB()
 	if err != nil {
 		return fmt.Errorf("store: getting connection pool: %w", err)
@@ -223,7 +233,14 @@ func (s *Store) Close() error {
 // Transact runs fn inside one database transaction and commits when fn
 // returns nil. On SQLite the transaction takes the write lock at its start,
 // so fn never fails half-way with "database is locked".
+//
+// On SQLite, concurrent calls are committed in batches (each call in its own
+// savepoint) so one journal sync covers many; a call still sees only its own
+// outcome. fn must not call Transact itself.
 func (s *Store) Transact(ctx context.Context, fn func(tx *Tx) error) error {
+	if s.committer != nil {
+		return s.committer.submit(ctx, fn)
+	}
 	err := s.db.WithContext(ctx).Transaction(func(db *gorm.DB) error {
 		return fn(&Tx{db: db, store: s})
 	})

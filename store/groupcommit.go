@@ -1,0 +1,128 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"gorm.io/gorm"
+)
+
+// committer batches concurrent transactions into one SQLite transaction,
+// each in its own savepoint, so that one commit (and one fsync, with
+// synchronous=FULL) makes many of them durable. SQLite admits one writer at
+// a time anyway; batching changes only how often the journal is synced.
+// A transaction whose function fails is rolled back to its savepoint and
+// does not affect the others in its batch.
+type committer struct {
+	db       *gorm.DB
+	store    *Store
+	jobs     chan *commitJob
+	maxBatch int
+	stop     chan struct{}
+	wg       sync.WaitGroup
+}
+
+type commitJob struct {
+	ctx  context.Context
+	fn   func(tx *Tx) error
+	done chan error
+}
+
+func newCommitter(db *gorm.DB, s *Store, maxBatch int) *committer {
+	c := &committer{db: db, store: s, jobs: make(chan *commitJob, 4*maxBatch),
+		maxBatch: maxBatch, stop: make(chan struct{})}
+	c.wg.Add(1)
+	go c.run()
+	return c
+}
+
+// submit queues fn and waits for its outcome. It always waits for the
+// batch to finish, even when ctx ends: returning early could report a
+// failure for a transaction that then commits.
+func (c *committer) submit(ctx context.Context, fn func(tx *Tx) error) error {
+	job := &commitJob{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	select {
+	case c.jobs <- job:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.stop:
+		return fmt.Errorf("store: closed")
+	}
+	return <-job.done
+}
+
+func (c *committer) run() {
+	defer c.wg.Done()
+	for {
+		var first *commitJob
+		select {
+		case first = <-c.jobs:
+		case <-c.stop:
+			c.drain()
+			return
+		}
+		batch := []*commitJob{first}
+	gather:
+		for len(batch) < c.maxBatch {
+			select {
+			case j := <-c.jobs:
+				batch = append(batch, j)
+			default:
+				break gather
+			}
+		}
+		c.execute(batch)
+	}
+}
+
+// drain fails the jobs still queued when the store closes.
+func (c *committer) drain() {
+	for {
+		select {
+		case j := <-c.jobs:
+			j.done <- fmt.Errorf("store: closed")
+		default:
+			return
+		}
+	}
+}
+
+func (c *committer) execute(batch []*commitJob) {
+	results := make([]error, len(batch))
+	err := c.db.Transaction(func(tx *gorm.DB) error {
+		for i, j := range batch {
+			if err := j.ctx.Err(); err != nil {
+				results[i] = err
+				continue
+			}
+			results[i] = runSavepoint(tx, c.store, j.fn)
+		}
+		return nil
+	})
+	for i, j := range batch {
+		if err != nil {
+			j.done <- translate(fmt.Errorf("store: committing: %w", err))
+			continue
+		}
+		j.done <- translate(results[i])
+	}
+}
+
+// runSavepoint runs fn in a nested transaction (a savepoint), turning a
+// panic into an error so that one bad function cannot stop the writer.
+func runSavepoint(tx *gorm.DB, s *Store, fn func(tx *Tx) error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("store: transaction panicked: %v", r)
+		}
+	}()
+	return tx.Transaction(func(sub *gorm.DB) error {
+		return fn(&Tx{db: sub, store: s})
+	})
+}
+
+func (c *committer) close() {
+	close(c.stop)
+	c.wg.Wait()
+}
