@@ -18,6 +18,7 @@ const (
 	EventCertificateRevoked = "certificate.revoked"
 	EventEABKeyCreated      = "eab.created"
 	EventEABKeyRevoked      = "eab.revoked"
+	EventRenewalPushed      = "certificate.renewal_pushed"
 )
 
 // Outcomes recorded on audit events.

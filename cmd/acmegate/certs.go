@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/acmegate/acmegate/acme/state"
 	"github.com/acmegate/acmegate/store"
 )
 
@@ -22,7 +23,7 @@ func certsCommand() *cobra.Command {
 		Short: "Query the certificate inventory",
 	}
 	sf.register(cmd)
-	cmd.AddCommand(certsListCommand(&sf), certsShowCommand(&sf))
+	cmd.AddCommand(certsListCommand(&sf), certsShowCommand(&sf), certsRenewEarlyCommand(&sf))
 	return cmd
 }
 
@@ -162,4 +163,67 @@ func certsShowCommand(sf *storeFlags) *cobra.Command {
 			return pem.Encode(out, &pem.Block{Type: "CERTIFICATE", Bytes: c.DER})
 		},
 	}
+}
+
+func certsRenewEarlyCommand(sf *storeFlags) *cobra.Command {
+	var name, account, profile, reason string
+	var at string
+	cmd := &cobra.Command{
+		Use:   "renew-early",
+		Short: "Ask clients to renew matching certificates now, through renewal information (RFC 9773)",
+		Long: `renew-early moves the renewal window of the valid certificates matching the
+filters to start now (or at --at). Clients that poll renewal information
+(lego, Caddy) renew at once; acmegate report shows which did, through the
+replaces field of their new orders.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if name == "" && account == "" && profile == "" {
+				return fmt.Errorf("give at least one of --name, --account or --profile")
+			}
+			if reason == "" {
+				return fmt.Errorf("--reason is required: it goes into the audit log")
+			}
+			due := time.Now().UTC()
+			if at != "" {
+				t, err := time.Parse(time.RFC3339, at)
+				if err != nil {
+					return fmt.Errorf("--at must be an RFC 3339 time: %w", err)
+				}
+				due = t
+			}
+			st, _, err := sf.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			f := store.CertificateFilter{AccountID: account, Profile: profile, Now: time.Now().UTC()}
+			if name != "" {
+				f.NamePattern = "%" + strings.ReplaceAll(name, "*", "%") + "%"
+			}
+			var serials []string
+			err = st.Transact(cmd.Context(), func(tx *store.Tx) error {
+				var err error
+				if serials, err = tx.MarkForRenewal(f, due); err != nil {
+					return err
+				}
+				return tx.Audit(store.Event{Type: state.EventRenewalPushed, Actor: "operator",
+					Subject: "certificates", Outcome: state.OutcomeSuccess, Reason: reason,
+					Data: map[string]any{"serials": serials, "due": due, "name": name,
+						"account": account, "profile": profile}})
+			})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "certificates marked for renewal from %[2]s: %[1]d\n",
+				len(serials), due.Format(time.RFC3339))
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&name, "name", "", "names containing this text (* matches anything)")
+	fl.StringVar(&account, "account", "", "account ID")
+	fl.StringVar(&profile, "profile", "", "profile name")
+	fl.StringVar(&reason, "reason", "", "why (required, recorded in the audit log)")
+	fl.StringVar(&at, "at", "", "start of the renewal window (RFC 3339; default now)")
+	return cmd
 }

@@ -33,7 +33,7 @@ func rootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCommand(), initCommand(), versionCommand(), eabCommand(), auditCommand(), certsCommand(),
+	root.AddCommand(serveCommand(), initCommand(), versionCommand(), eabCommand(), auditCommand(), certsCommand(), reportCommand(),
 		migrateCommand())
 	return root
 }
