@@ -19,6 +19,7 @@ const (
 	EventEABKeyCreated      = "eab.created"
 	EventEABKeyRevoked      = "eab.revoked"
 	EventRenewalPushed      = "certificate.renewal_pushed"
+	EventRetentionPurged    = "retention.purged"
 )
 
 // Outcomes recorded on audit events.

@@ -104,8 +104,14 @@ type ACMEConfig struct {
 	SQLiteSynchronous string   `yaml:"sqlite_synchronous"`
 	RecoverAfter      Duration `yaml:"recover_after"`
 	OrdersPageSize    int      `yaml:"orders_page_size"`
-	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
-	IdleTimeout       Duration `yaml:"idle_timeout"`
+	// OrderRetention keeps orders without a certificate and unused
+	// authorizations this long after they expire.
+	OrderRetention Duration `yaml:"order_retention"`
+	// CertificateRetention deletes certificates expired longer than this;
+	// zero keeps them forever.
+	CertificateRetention Duration `yaml:"certificate_retention"`
+	ReadHeaderTimeout    Duration `yaml:"read_header_timeout"`
+	IdleTimeout          Duration `yaml:"idle_timeout"`
 }
 
 // ProfileConfig describes one certificate profile.
@@ -194,6 +200,7 @@ func defaultConfig() Config {
 			SQLiteSynchronous: "FULL",
 			RecoverAfter:      Duration(time.Minute),
 			OrdersPageSize:    100,
+			OrderRetention:    Duration(7 * 24 * time.Hour),
 			ReadHeaderTimeout: Duration(10 * time.Second),
 			IdleTimeout:       Duration(2 * time.Minute),
 		},

@@ -200,6 +200,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	// 4. Background upkeep, then serve until asked to stop.
 	bgCtx, bgCancel := context.WithCancel(context.Background())
 	defer bgCancel()
+	go retention(bgCtx, st, cfg, log)
 	go upkeep(bgCtx, engines, nonces, time.Duration(cfg.ACME.RecoverAfter), log)
 	errc := make(chan error, 2)
 	go func() { errc <- hs.ServeTLS(ln, "", "") }()

@@ -1,0 +1,91 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/acmegate/acmegate/store"
+	"github.com/acmegate/acmegate/store/storetest"
+)
+
+func TestPurgeExpired(t *testing.T) {
+	t.Parallel()
+	for _, d := range storetest.Dialects(t) {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			st := storetest.Open(t, d)
+			ctx := context.Background()
+			now := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+			old, fresh := now.Add(-48*time.Hour), now.Add(48*time.Hour)
+			err := st.Transact(ctx, func(tx *store.Tx) error {
+				for _, a := range []struct {
+					id      string
+					expires time.Time
+				}{{"az-old", old}, {"az-shared", old}, {"az-fresh", fresh}} {
+					err := tx.CreateAuthorization(&store.Authorization{ID: a.id, AccountID: "A",
+						IdentifierType: "dns", IdentifierValue: a.id + ".x", Status: "pending",
+						Expires: a.expires}, []store.Challenge{{ID: "ch-" + a.id, Type: "http-01",
+						Token: "t", Status: "pending"}})
+					if err != nil {
+						return err
+					}
+				}
+				orders := []struct {
+					id, status string
+					expires    time.Time
+					authz      string
+				}{
+					{"o-dead", "invalid", old, "az-old"},
+					{"o-valid", "valid", old, "az-shared"},
+					{"o-live", "pending", fresh, "az-fresh"},
+				}
+				for _, o := range orders {
+					err := tx.CreateOrder(&store.Order{ID: o.id, AccountID: "A", Status: o.status,
+						Expires: o.expires, Identifiers: "[]"}, []string{o.authz})
+					if err != nil {
+						return err
+					}
+				}
+				for _, c := range []store.Certificate{
+					{Serial: "gone", NotAfter: now.Add(-400 * 24 * time.Hour)},
+					{Serial: "kept", NotAfter: now.Add(-time.Hour)},
+				} {
+					c.DER, c.Status = []byte{0x30}, "valid"
+					if err := tx.CreateCertificate(&c); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got store.PurgeCounts
+			err = st.Transact(ctx, func(tx *store.Tx) error {
+				var err error
+				got, err = tx.PurgeExpired(now, now.Add(-365*24*time.Hour))
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := store.PurgeCounts{Orders: 1, Authorizations: 1, Challenges: 1, Certificates: 1}
+			if got != want {
+				t.Fatalf("got %+v, want %+v", got, want)
+			}
+			r := st.Read(ctx)
+			for _, id := range []string{"o-valid", "o-live"} {
+				if _, err := r.Order(id); err != nil {
+					t.Errorf("order %s: %v, want it kept", id, err)
+				}
+			}
+			if _, err := r.Authorization("az-shared"); err != nil {
+				t.Errorf("authorization of a kept order was purged: %v", err)
+			}
+			if _, err := r.Certificate("kept"); err != nil {
+				t.Errorf("recent certificate was purged: %v", err)
+			}
+		})
+	}
+}
