@@ -8,10 +8,12 @@
 //   - http01: http-01 (RFC 8555, Section 8.3)
 //   - dns01: dns-01 (RFC 8555, Section 8.4)
 //   - tlsalpn01: tls-alpn-01 (RFC 8737)
+//   - tkauth: tkauth-01 with workload JWTs (shaped as RFC 9447)
 //
 // Two subpackages support them: netguard decides which addresses a validator
-// may connect to, and resolver performs the DNS lookups. challtest holds
-// in-process DNS, HTTP and TLS responders for tests.
+// may connect to, and resolver performs the DNS lookups. Package caa checks
+// CAA records (RFC 8659, RFC 8657) for the state machine before issuance.
+// challtest holds in-process DNS, HTTP and TLS responders for tests.
 //
 // Validators know nothing of accounts, orders, storage or HTTP servers. They
 // get everything in the [Request] and return a [Record] for the audit trail
@@ -37,6 +39,6 @@
 //     which RFC 8555, Section 8.4 neither requires nor forbids.
 //   - The networks of netguard.DefaultDeny are refused even when an allow
 //     list names them.
-//   - CAA (RFC 8659) is not checked by these packages; [KindCAA] is defined
-//     for the code that will.
+//   - The choices of packages caa and tkauth are listed in their own package
+//     comments.
 package challenges

@@ -208,6 +208,8 @@ func recordValue(rr dns.RR, qtype uint16) (string, bool) {
 	case *dns.AAAA:
 		a, ok := netip.AddrFromSlice(v.AAAA)
 		return a.String(), ok && qtype == dns.TypeAAAA
+	case *dns.CAA:
+		return caaValue(v), qtype == dns.TypeCAA
 	}
 	return "", false
 }

@@ -1,5 +1,6 @@
 // Package resolver performs the DNS lookups of the challenge validators: TXT
-// records for dns-01 and A/AAAA records for the validators that connect.
+// records for dns-01, A/AAAA records for the validators that connect, and CAA
+// records for package caa.
 //
 // Queries go over UDP to the configured servers with github.com/miekg/dns and
 // are repeated over TCP when the answer is truncated. CNAME chains are
