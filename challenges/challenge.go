@@ -21,6 +21,8 @@ const (
 	TypeHTTP01    = "http-01"
 	TypeDNS01     = "dns-01"
 	TypeTLSALPN01 = "tls-alpn-01"
+	// TypeTKAuth01 is the token challenge (RFC 9447 shape; see package tkauth).
+	TypeTKAuth01 = "tkauth-01"
 )
 
 // Error kinds. Each equals the ACME error type name that the front end puts

@@ -7,6 +7,7 @@ import (
 
 	"github.com/acmegate/acmegate/acme/problem"
 	"github.com/acmegate/acmegate/acme/state"
+	"github.com/acmegate/acmegate/challenges"
 )
 
 // The JSON objects of RFC 8555, Section 7.1, as they go on the wire. They
@@ -73,6 +74,9 @@ type challengeJSON struct {
 	Status    string            `json:"status"`
 	Validated string            `json:"validated,omitempty"`
 	Error     *problem.Document `json:"error,omitempty"`
+	// TKAuthType names the token type of a tkauth-01 challenge
+	// (RFC 9447, Section 3); acmegate's is "jwt".
+	TKAuthType string `json:"tkauth-type,omitempty"`
 }
 
 type ordersListJSON struct {
@@ -186,6 +190,9 @@ func (s *Server) challengeJSON(c *state.Challenge) challengeJSON {
 	}
 	if c.ValidatedAt != nil {
 		out.Validated = rfc3339(*c.ValidatedAt)
+	}
+	if c.Type == challenges.TypeTKAuth01 {
+		out.TKAuthType = "jwt"
 	}
 	return out
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/acmegate/acmegate/acme/problem"
@@ -18,6 +19,7 @@ type validationJob struct {
 	typ         string
 	accountID   string
 	authzID     string
+	wildcard    bool
 }
 
 // RespondChallenge starts validation of a pending challenge (RFC 8555,
@@ -55,11 +57,12 @@ func (e *Engine) RespondChallenge(ctx context.Context, acct *Account, challengeI
 		typ:         chal.Type,
 		accountID:   acct.ID,
 		authzID:     authz.ID,
+		wildcard:    authz.Wildcard,
 		req: challenges.Request{
 			Identifier:       challenges.Identifier{Type: authz.IdentifierType, Value: authz.IdentifierValue},
 			Token:            chal.Token,
 			KeyAuthorization: keyAuthorization(chal.Token, acct.Thumbprint),
-			AccountURI:       acct.ID,
+			AccountURI:       e.cfg.AccountURLPrefix + acct.ID,
 			Payload:          payload,
 		},
 	}
@@ -185,7 +188,14 @@ func (e *Engine) runValidation(job validationJob) {
 		}
 	}
 	start := e.clock.Now()
-	record, verr := e.validators[job.typ].Validate(ctx, job.req)
+	record, verr := e.validate(ctx, job)
+	if verr == nil && e.caa != nil {
+		// RFC 8659, Section 3: CAA is checked before the name counts as
+		// validated.
+		answers, err := e.caa.Check(ctx, job.req.Identifier, job.wildcard, job.req.AccountURI, job.typ)
+		record.Answers = append(record.Answers, answers...)
+		verr = err
+	}
 	if err := e.recordValidation(job, record, verr, start); err != nil {
 		e.log.Error("recording validation result failed", "challenge_id", job.challengeID,
 			"authz_id", job.authzID, "error", err)
@@ -198,6 +208,21 @@ func (e *Engine) runValidation(job validationJob) {
 	e.log.Info("validation finished", "challenge_id", job.challengeID, "authz_id", job.authzID,
 		"account_id", job.accountID, "type", job.typ, "identifier", job.req.Identifier.Value,
 		"outcome", outcome, "duration", e.clock.Now().Sub(start))
+}
+
+// validate runs the validator of the job's challenge type. A panic in it,
+// such as a parser failing on a hostile answer, fails this validation
+// with serverInternal instead of ending the process (SECURITY-CATALOGUE
+// A13); the named results let the deferred recover set the error.
+func (e *Engine) validate(ctx context.Context, job validationJob) (record challenges.Record, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			e.log.Error("validator panicked", "challenge_id", job.challengeID, "type", job.typ,
+				"panic", r)
+			err = fmt.Errorf("state: %s validator panicked: %v", job.typ, r)
+		}
+	}()
+	return e.validators[job.typ].Validate(ctx, job.req)
 }
 
 func (e *Engine) recordValidation(job validationJob, record challenges.Record, verr error, start time.Time) error {

@@ -92,6 +92,20 @@ type Config struct {
 	TermsOfService string
 	// Policy restricts identifiers.
 	Policy Policy
+	// AccountURLPrefix turns an account ID into its URL (prefix + ID); CAA
+	// accounturi checks (RFC 8657) and validators see the full URL.
+	AccountURLPrefix string
+	// TokenChallengeDomains lists the DNS suffixes (such as
+	// "svc.cluster.local") whose names are offered the tkauth-01 token
+	// challenge, when a validator for it is configured. Wildcards never get
+	// it.
+	TokenChallengeDomains []string
+}
+
+// CAAChecker checks CAA records before an authorization becomes valid;
+// *caa.Checker implements it.
+type CAAChecker interface {
+	Check(ctx context.Context, id challenges.Identifier, wildcard bool, accountURI, method string) ([]string, error)
 }
 
 func (c Config) withDefaults() Config {
@@ -150,6 +164,7 @@ type Engine struct {
 	store      *store.Store
 	issuer     Issuer
 	validators map[string]challenges.Validator
+	caa        CAAChecker
 	clock      Clock
 	rand       io.Reader
 	log        *slog.Logger
@@ -171,7 +186,10 @@ type Options struct {
 	Store      *store.Store
 	Issuer     Issuer
 	Validators map[string]challenges.Validator
-	Clock      Clock
+	// CAA, when set, is asked after every successful validation; a refusal
+	// makes the authorization invalid.
+	CAA   CAAChecker
+	Clock Clock
 	// Rand supplies identifiers, tokens and serials; nil means crypto/rand.
 	Rand   io.Reader
 	Logger *slog.Logger
@@ -191,6 +209,7 @@ func New(opts Options) (*Engine, error) {
 		store:      opts.Store,
 		issuer:     opts.Issuer,
 		validators: opts.Validators,
+		caa:        opts.CAA,
 		clock:      opts.Clock,
 		rand:       opts.Rand,
 		log:        opts.Logger,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/acmegate/acmegate/acme/problem"
@@ -168,7 +169,7 @@ func (e *Engine) authzForOrder(tx *store.Tx, acct *Account, id Identifier, profi
 		Expires:         now.Add(e.cfg.PendingAuthzLifetime).UTC().Truncate(time.Second),
 	}
 	var chals []store.Challenge
-	for i, typ := range e.challengeTypesFor(id.Type, wildcard) {
+	for i, typ := range e.challengeTypesFor(id.Type, value, wildcard) {
 		chalID, err := e.newID()
 		if err != nil {
 			return nil, err
@@ -192,11 +193,16 @@ func (e *Engine) authzForOrder(tx *store.Tx, acct *Account, id Identifier, profi
 
 // challengeTypesFor lists the challenge types offered for an identifier:
 // wildcards only with dns-01 (RFC 8555, Section 7.1.3), IP addresses
-// without dns-01 (RFC 8738, Section 7). Only configured types with a
-// validator are offered.
-func (e *Engine) challengeTypesFor(idType string, wildcard bool) []string {
+// without dns-01 (RFC 8738, Section 7), and the token challenge for names
+// under the configured token domains. Only types with a validator are
+// offered.
+func (e *Engine) challengeTypesFor(idType, value string, wildcard bool) []string {
+	types := e.cfg.ChallengeTypes
+	if idType == IdentifierDNS && !wildcard && e.tokenDomain(value) {
+		types = append(slices.Clone(types), challenges.TypeTKAuth01)
+	}
 	var out []string
-	for _, typ := range e.cfg.ChallengeTypes {
+	for _, typ := range types {
 		if _, ok := e.validators[typ]; !ok {
 			continue
 		}
@@ -205,10 +211,21 @@ func (e *Engine) challengeTypesFor(idType string, wildcard bool) []string {
 			continue
 		case idType == IdentifierIP && typ == challenges.TypeDNS01:
 			continue
+		case typ == challenges.TypeTKAuth01 && (wildcard || !e.tokenDomain(value)):
+			continue
 		}
 		out = append(out, typ)
 	}
 	return out
+}
+
+func (e *Engine) tokenDomain(name string) bool {
+	for _, d := range e.cfg.TokenChallengeDomains {
+		if underDomain(name, d) {
+			return true
+		}
+	}
+	return false
 }
 
 // newToken returns a challenge token of 128 random bits, base64url

@@ -103,7 +103,11 @@ type ACMEConfig struct {
 	ShutdownGrace     Duration `yaml:"shutdown_grace"`
 	SQLiteSynchronous string   `yaml:"sqlite_synchronous"`
 	RecoverAfter      Duration `yaml:"recover_after"`
-	OrdersPageSize    int      `yaml:"orders_page_size"`
+	// UpkeepInterval is how often background upkeep (recovery of
+	// interrupted issuance, purging used nonces) runs. One replica at a
+	// time runs it, under a lease that lapses after two intervals.
+	UpkeepInterval Duration `yaml:"upkeep_interval"`
+	OrdersPageSize int      `yaml:"orders_page_size"`
 	// OrderRetention keeps orders without a certificate and unused
 	// authorizations this long after they expire.
 	OrderRetention Duration `yaml:"order_retention"`
@@ -176,6 +180,49 @@ type ChallengesConfig struct {
 	DenyNetworks []string `yaml:"deny_networks"`
 	// Timeout bounds one validation attempt.
 	Timeout Duration `yaml:"timeout"`
+	// CAA configures CAA checking after validation (RFC 8659).
+	CAA CAAConfig `yaml:"caa"`
+	// Token configures the tkauth-01 token challenge for workloads.
+	Token TokenConfig `yaml:"token"`
+}
+
+// CAAConfig turns CAA checking on. It needs dns_resolvers, since the
+// system resolver cannot be asked for CAA records.
+type CAAConfig struct {
+	Enabled bool `yaml:"enabled"`
+	// Identities are the issuer domain names of this CA in CAA records;
+	// default acme.caa_identities.
+	Identities []string `yaml:"identities"`
+}
+
+// TokenConfig describes which names get the token challenge and which
+// token issuers are trusted.
+type TokenConfig struct {
+	// Domains are the DNS suffixes whose names are offered tkauth-01.
+	Domains []string            `yaml:"domains"`
+	Issuers []TokenIssuerConfig `yaml:"issuers"`
+}
+
+// TokenIssuerConfig is one trusted token issuer.
+type TokenIssuerConfig struct {
+	// Name is the iss claim of its tokens.
+	Name string `yaml:"name"`
+	// JWKSFile holds its public keys as a JWK set.
+	JWKSFile string `yaml:"jwks_file"`
+	// Audience is required in the aud claim.
+	Audience    string   `yaml:"audience"`
+	MaxLifetime Duration `yaml:"max_lifetime"`
+	// BindAccount requires a cnf.jkt claim naming the account key.
+	BindAccount bool              `yaml:"bind_account"`
+	Rules       []TokenRuleConfig `yaml:"rules"`
+}
+
+// TokenRuleConfig maps a claim matched by a regular expression with named
+// groups to identifier templates such as "{name}.{ns}.svc.cluster.local".
+type TokenRuleConfig struct {
+	Claim       string   `yaml:"claim"`
+	Pattern     string   `yaml:"pattern"`
+	Identifiers []string `yaml:"identifiers"`
 }
 
 func defaultConfig() Config {
@@ -199,6 +246,7 @@ func defaultConfig() Config {
 			ShutdownGrace:     Duration(20 * time.Second),
 			SQLiteSynchronous: "FULL",
 			RecoverAfter:      Duration(time.Minute),
+			UpkeepInterval:    Duration(30 * time.Second),
 			OrdersPageSize:    100,
 			OrderRetention:    Duration(7 * 24 * time.Hour),
 			ReadHeaderTimeout: Duration(10 * time.Second),
@@ -298,6 +346,16 @@ func (c *Config) Validate() error {
 			c.Staging.AuthzReuseRate < 0 || c.Staging.AuthzReuseRate > 1 {
 			return errors.New("config: staging rates must be between 0 and 1 (nonce_reject_rate below 1)")
 		}
+	}
+	if c.ACME.UpkeepInterval <= 0 {
+		return fmt.Errorf("config: acme.upkeep_interval %v must be positive",
+			time.Duration(c.ACME.UpkeepInterval))
+	}
+	if c.Challenges.CAA.Enabled && len(c.Challenges.DNSResolvers) == 0 {
+		return errors.New("config: challenges.caa needs challenges.dns_resolvers")
+	}
+	if len(c.Challenges.Token.Domains) > 0 && len(c.Challenges.Token.Issuers) == 0 {
+		return errors.New("config: challenges.token.domains is set but no token issuer is configured")
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

@@ -33,7 +33,7 @@ func rootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCommand(), initCommand(), versionCommand(), eabCommand(), auditCommand(), certsCommand(), reportCommand(),
+	root.AddCommand(serveCommand(), initCommand(), versionCommand(), eabCommand(), auditCommand(), certsCommand(), reportCommand(), tokenCommand(),
 		migrateCommand())
 	return root
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/acmegate/acmegate/acme/state"
 	"github.com/acmegate/acmegate/ca"
 	"github.com/acmegate/acmegate/challenges"
+	"github.com/acmegate/acmegate/challenges/caa"
 	"github.com/acmegate/acmegate/challenges/dns01"
 	"github.com/acmegate/acmegate/challenges/http01"
 	"github.com/acmegate/acmegate/challenges/netguard"
@@ -55,6 +56,17 @@ func buildEngine(cfg Config, st *store.Store, issuer *ca.Issuer, log *slog.Logge
 		challenges.TypeTLSALPN01: tlsalpn01.New(res, guard, cfg.Challenges.TLSALPN01Port,
 			tlsalpn01.Options{Timeout: timeout}),
 	}
+	if err := addTokenValidator(cfg, st, validators); err != nil {
+		return nil, err
+	}
+	var caaChecker state.CAAChecker
+	if cfg.Challenges.CAA.Enabled {
+		ids := cfg.Challenges.CAA.Identities
+		if len(ids) == 0 {
+			ids = cfg.ACME.CAAIdentities
+		}
+		caaChecker = caa.New(res, ids)
+	}
 	a := cfg.ACME
 	directory, chaos := "acme", state.Chaos{}
 	if staging {
@@ -68,23 +80,25 @@ func buildEngine(cfg Config, st *store.Store, issuer *ca.Issuer, log *slog.Logge
 	}
 	return state.New(state.Options{
 		Config: state.Config{
-			Directory:            directory,
-			Chaos:                chaos,
-			OrderLifetime:        time.Duration(a.OrderLifetime),
-			PendingAuthzLifetime: time.Duration(a.AuthzLifetime),
-			ValidAuthzLifetime:   time.Duration(a.AuthzReuse),
-			DisableAuthzReuse:    a.DisableAuthzReuse,
-			ChallengeTypes:       a.ChallengeTypes,
-			Profiles:             profiles,
-			DefaultProfile:       a.DefaultProfile,
-			MaxIdentifiers:       a.MaxIdentifiers,
-			MaxPendingOrders:     a.MaxPendingOrders,
-			ValidationWait:       time.Duration(a.ValidationWait),
-			ValidationTimeout:    timeout,
-			Validators:           a.ValidationWorkers,
-			FinalizeWait:         time.Duration(a.FinalizeWait),
-			RequireEAB:           a.RequireEAB,
-			TermsOfService:       a.TermsOfService,
+			Directory:             directory,
+			Chaos:                 chaos,
+			AccountURLPrefix:      cfg.externalURL() + "/" + directory + "/acct/",
+			TokenChallengeDomains: cfg.Challenges.Token.Domains,
+			OrderLifetime:         time.Duration(a.OrderLifetime),
+			PendingAuthzLifetime:  time.Duration(a.AuthzLifetime),
+			ValidAuthzLifetime:    time.Duration(a.AuthzReuse),
+			DisableAuthzReuse:     a.DisableAuthzReuse,
+			ChallengeTypes:        a.ChallengeTypes,
+			Profiles:              profiles,
+			DefaultProfile:        a.DefaultProfile,
+			MaxIdentifiers:        a.MaxIdentifiers,
+			MaxPendingOrders:      a.MaxPendingOrders,
+			ValidationWait:        time.Duration(a.ValidationWait),
+			ValidationTimeout:     timeout,
+			Validators:            a.ValidationWorkers,
+			FinalizeWait:          time.Duration(a.FinalizeWait),
+			RequireEAB:            a.RequireEAB,
+			TermsOfService:        a.TermsOfService,
 			Policy: state.Policy{
 				AllowedDomains:   cfg.Policy.AllowedDomains,
 				DeniedDomains:    cfg.Policy.DeniedDomains,
@@ -96,6 +110,7 @@ func buildEngine(cfg Config, st *store.Store, issuer *ca.Issuer, log *slog.Logge
 		Store:      st,
 		Issuer:     issuer,
 		Validators: validators,
+		CAA:        caaChecker,
 		Logger:     log,
 	})
 }
