@@ -35,6 +35,10 @@ type IssueRequest struct {
 	DNSNames []string
 	// IPAddresses are the IP subject alternative names, in order.
 	IPAddresses []net.IP
+	// PermanentIdentifiers are device identifiers (RFC 4043) put into the
+	// subject alternative names as otherName entries, for certificates of
+	// device attestation orders.
+	PermanentIdentifiers []PermanentIdentifier
 	// Serial is the serial number, allocated (and stored) by the caller,
 	// normally with [NewSerial].
 	Serial *big.Int
@@ -89,6 +93,15 @@ func (i *Issuer) Issue(req IssueRequest) (*x509.Certificate, []byte, error) {
 	}
 	// 4. Build and sign.
 	tmpl := leafTemplate(req, profile, notBefore, notAfter)
+	if len(req.PermanentIdentifiers) > 0 {
+		ext, err := sanExtension(req.DNSNames, req.IPAddresses, req.PermanentIdentifiers,
+			len(tmpl.Subject.Names) == 0 && tmpl.Subject.CommonName == "")
+		if err != nil {
+			return nil, nil, fmt.Errorf("issuing certificate: %w", err)
+		}
+		tmpl.DNSNames, tmpl.IPAddresses = nil, nil
+		tmpl.ExtraExtensions = append(tmpl.ExtraExtensions, ext)
+	}
 	return i.sign(tmpl, req.CSR.PublicKey, req.Rand)
 }
 
@@ -105,8 +118,15 @@ func checkRequest(req IssueRequest) (Profile, error) {
 	if err := checkSerial(req.Serial); err != nil {
 		return Profile{}, err
 	}
-	if err := checkIdentifiers(req.DNSNames, req.IPAddresses); err != nil {
-		return Profile{}, err
+	if len(req.PermanentIdentifiers) == 0 {
+		if err := checkIdentifiers(req.DNSNames, req.IPAddresses); err != nil {
+			return Profile{}, err
+		}
+	}
+	for _, p := range req.PermanentIdentifiers {
+		if p.Value == "" {
+			return Profile{}, fmt.Errorf("%w: empty permanent identifier", ErrNoIdentifiers)
+		}
 	}
 	if req.CSR == nil {
 		return Profile{}, fmt.Errorf("%w: no CSR", ErrBadCSR)

@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
@@ -20,6 +21,8 @@ import (
 
 	"github.com/acmegate/acmegate/acme/problem"
 	"github.com/acmegate/acmegate/ca"
+	"github.com/acmegate/acmegate/challenges"
+	"github.com/acmegate/acmegate/challenges/deviceattest"
 	"github.com/acmegate/acmegate/store"
 )
 
@@ -105,7 +108,13 @@ func (e *Engine) issue(order *Order, csr *x509.CertificateRequest, serial *big.I
 	serialHex := serialString(serial.Bytes())
 	log := e.log.With("order_id", order.ID, "account_id", order.AccountID, "serial", serialHex)
 
-	req := issueRequest(order, csr, e.cfg.Profiles[order.Profile], now)
+	profile, err := e.issueProfile(ctx, order)
+	if err != nil {
+		// The order stays processing; recovery signs it later.
+		log.Error("applying the issuance policy failed", "error", err)
+		return
+	}
+	req := issueRequest(order, csr, profile, now)
 	req.Serial = serial
 	cert, der, err := e.issuer.Issue(req)
 	if err != nil {
@@ -174,11 +183,16 @@ func (e *Engine) failIssuance(ctx context.Context, order *Order, serialHex strin
 func issueRequest(order *Order, csr *x509.CertificateRequest, profile ca.Profile, now time.Time) ca.IssueRequest {
 	req := ca.IssueRequest{CSR: csr, Profile: profile, Now: now}
 	for _, id := range order.Identifiers {
-		if id.Type == IdentifierIP {
+		switch id.Type {
+		case IdentifierIP:
 			req.IPAddresses = append(req.IPAddresses, net.ParseIP(id.Value))
-			continue
+		case IdentifierPermanent:
+			p, _ := deviceattest.ParsePermanentIdentifier(id.Value)
+			req.PermanentIdentifiers = append(req.PermanentIdentifiers,
+				ca.PermanentIdentifier{Value: p.Value, Assigner: p.Assigner})
+		default:
+			req.DNSNames = append(req.DNSNames, id.Value)
 		}
-		req.DNSNames = append(req.DNSNames, id.Value)
 	}
 	if order.NotBefore != nil {
 		req.NotBefore = *order.NotBefore
@@ -197,10 +211,19 @@ func (e *Engine) checkCSR(ctx context.Context, der []byte, acct *Account, order 
 	if err != nil {
 		return nil, problem.New(problem.BadCSR, "the CSR cannot be parsed: %s", truncate(err.Error(), 200))
 	}
+	// Go's CheckSignature still accepts SHA-1 on a CSR, so the algorithm is
+	// checked on its own (SECURITY-CATALOGUE D9).
+	if !csrSignatureAlgorithms[csr.SignatureAlgorithm] {
+		return nil, problem.New(problem.BadCSR, "the CSR signature algorithm %s is not accepted",
+			csr.SignatureAlgorithm)
+	}
 	if err := csr.CheckSignature(); err != nil {
 		return nil, problem.New(problem.BadCSR, "the CSR signature does not verify")
 	}
 	if err := checkCSRKey(csr); err != nil {
+		return nil, err
+	}
+	if err := e.checkPolicyKey(acct, order, csr.PublicKey); err != nil {
 		return nil, err
 	}
 	if err := e.checkNotBlocked(e.store.Read(ctx), csr.RawSubjectPublicKeyInfo,
@@ -214,7 +237,19 @@ func (e *Engine) checkCSR(ctx context.Context, der []byte, acct *Account, order 
 	if err := checkCSRNames(csr, order.Identifiers); err != nil {
 		return nil, err
 	}
+	if err := e.checkAttestedKey(ctx, order, csr); err != nil {
+		return nil, err
+	}
 	return csr, nil
+}
+
+// csrSignatureAlgorithms are the signature algorithms accepted on a CSR:
+// SHA-2 with RSA (PKCS #1 v1.5 or PSS) or ECDSA, and Ed25519.
+var csrSignatureAlgorithms = map[x509.SignatureAlgorithm]bool{
+	x509.SHA256WithRSA: true, x509.SHA384WithRSA: true, x509.SHA512WithRSA: true,
+	x509.SHA256WithRSAPSS: true, x509.SHA384WithRSAPSS: true, x509.SHA512WithRSAPSS: true,
+	x509.ECDSAWithSHA256: true, x509.ECDSAWithSHA384: true, x509.ECDSAWithSHA512: true,
+	x509.PureEd25519: true,
 }
 
 func checkCSRKey(csr *x509.CertificateRequest) error {
@@ -249,6 +284,11 @@ func checkCSRKey(csr *x509.CertificateRequest) error {
 func checkCSRNames(csr *x509.CertificateRequest, ids []Identifier) error {
 	want := map[string]bool{}
 	for _, id := range ids {
+		if id.Type == IdentifierPermanent {
+			// A device's CSR need not name it (draft-ietf-acme-device-
+			// attest-09, Section 3.2); the attested key binds it instead.
+			continue
+		}
 		want[id.Type+":"+id.Value] = true
 	}
 	got := map[string]bool{}
@@ -299,6 +339,38 @@ func checkCSRNames(csr *x509.CertificateRequest, ids []Identifier) error {
 	}
 	return problem.New(problem.BadCSR, "the CSR names differ from the order's identifiers (%s)",
 		strings.Join(parts, "; "))
+}
+
+// checkAttestedKey requires the CSR of an order with device identifiers to
+// carry the key that the device attested, recorded by device-attest-01
+// (draft-ietf-acme-device-attest-09, Section 5).
+func (e *Engine) checkAttestedKey(ctx context.Context, order *Order, csr *x509.CertificateRequest) error {
+	hasDevice := false
+	for _, id := range order.Identifiers {
+		hasDevice = hasDevice || id.Type == IdentifierPermanent
+	}
+	if !hasDevice {
+		return nil
+	}
+	want, err := deviceattest.KeyAnswer(csr.PublicKey)
+	if err != nil {
+		return problem.New(problem.BadCSR, "the CSR key cannot be compared with the attested key")
+	}
+	chals, err := e.store.Read(ctx).ChallengesFor(order.AuthzIDs)
+	if err != nil {
+		return err
+	}
+	for _, c := range chals {
+		if c.Type != deviceattest.Type || c.Status != StatusValid {
+			continue
+		}
+		var rec challenges.Record
+		if err := json.Unmarshal([]byte(c.Record), &rec); err != nil || len(rec.Answers) == 0 ||
+			rec.Answers[0] != want {
+			return problem.New(problem.BadCSR, "the CSR key is not the key the device attested")
+		}
+	}
+	return nil
 }
 
 // checkNotBlocked refuses a key that a keyCompromise revocation or an

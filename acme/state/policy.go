@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/acmegate/acmegate/acme/problem"
+	"github.com/acmegate/acmegate/challenges/deviceattest"
 )
 
 // Policy decides which identifiers may be ordered. The zero Policy allows
@@ -83,7 +84,15 @@ func (p Policy) checkIdentifier(id Identifier) (Identifier, error) {
 	case IdentifierIP:
 		addr, err := p.checkIP(id.Value)
 		return Identifier{Type: IdentifierIP, Value: addr}, err
+	case IdentifierPermanent:
+		if _, err := deviceattest.ParsePermanentIdentifier(id.Value); err != nil {
+			return Identifier{}, problem.New(problem.Malformed,
+				"%q is not a valid permanent identifier", truncate(id.Value, 64))
+		}
+		return id, nil
 	}
+	// TODO: accept hardware-module identifiers; issuing needs the
+	// HardwareModuleName otherName of RFC 4108 in the certificate.
 	return Identifier{}, problem.New(problem.UnsupportedIdentifier,
 		"identifier type %q is not supported", truncate(id.Type, 32))
 }

@@ -25,6 +25,10 @@ const (
 const (
 	IdentifierDNS = "dns"
 	IdentifierIP  = "ip"
+	// IdentifierPermanent names a device by its permanent identifier
+	// (draft-ietf-acme-device-attest-09, Section 3.1), validated only by
+	// device-attest-01.
+	IdentifierPermanent = "permanent-identifier"
 )
 
 // Identifier is what a certificate names.

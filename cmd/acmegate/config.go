@@ -184,6 +184,19 @@ type ChallengesConfig struct {
 	CAA CAAConfig `yaml:"caa"`
 	// Token configures the tkauth-01 token challenge for workloads.
 	Token TokenConfig `yaml:"token"`
+	// DeviceAttest configures device-attest-01 for permanent-identifier
+	// identifiers.
+	DeviceAttest DeviceAttestConfig `yaml:"device_attest"`
+}
+
+// DeviceAttestConfig enables device attestation formats, each with the
+// PEM file of the roots its attestations must chain to.
+type DeviceAttestConfig struct {
+	// AppleRoots, TPMRoots and StepRoots enable the apple, tpm and step
+	// (YubiKey PIV) formats.
+	AppleRoots string `yaml:"apple_roots"`
+	TPMRoots   string `yaml:"tpm_roots"`
+	StepRoots  string `yaml:"step_roots"`
 }
 
 // CAAConfig turns CAA checking on. It needs dns_resolvers, since the

@@ -59,6 +59,9 @@ func buildEngine(cfg Config, st *store.Store, issuer *ca.Issuer, log *slog.Logge
 	if err := addTokenValidator(cfg, st, validators); err != nil {
 		return nil, err
 	}
+	if err := addDeviceAttestValidator(cfg.Challenges.DeviceAttest, validators); err != nil {
+		return nil, err
+	}
 	var caaChecker state.CAAChecker
 	if cfg.Challenges.CAA.Enabled {
 		ids := cfg.Challenges.CAA.Identities
