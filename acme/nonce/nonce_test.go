@@ -35,11 +35,55 @@ func (c *fakeClock) Add(d time.Duration) {
 
 func newService(t *testing.T, st *store.Store, clock *fakeClock, key []byte) *Service {
 	t.Helper()
-	s, err := New(st, key, clock.Now, rand.Reader, time.Hour)
+	s, err := New(StoreRedeemer{Store: st}, key, clock.Now, rand.Reader, time.Hour)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
 	return s
+}
+
+// TestMemoryRedeemer covers the single-process redeemer: once only, even
+// under concurrency, and forgotten after expiry.
+func TestMemoryRedeemer(t *testing.T) {
+	t.Parallel()
+	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	s, err := New(&MemoryRedeemer{}, testKey(3), clock.Now, rand.Reader, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := s.Nonce()
+	var accepted atomic.Int32
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if s.Redeem(context.Background(), n) == nil {
+				accepted.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if accepted.Load() != 1 {
+		t.Fatalf("got %d accepted, want 1", accepted.Load())
+	}
+	clock.Add(2 * time.Hour)
+	if got, err := s.Purge(context.Background()); err != nil || got != 1 {
+		t.Fatalf("purge: got %d, %v; want 1, nil", got, err)
+	}
+	// Expired, so refused on its timestamp even though it is forgotten.
+	wantBadNonce(t, s.Redeem(context.Background(), n))
+}
+
+// TestRestartInvalidatesMemoryNonces shows that a new process key makes
+// nonces of the previous process fail, so forgetting them is safe.
+func TestRestartInvalidatesMemoryNonces(t *testing.T) {
+	t.Parallel()
+	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	before, _ := New(&MemoryRedeemer{}, testKey(4), clock.Now, rand.Reader, time.Hour)
+	after, _ := New(&MemoryRedeemer{}, testKey(5), clock.Now, rand.Reader, time.Hour)
+	n, _ := before.Nonce()
+	wantBadNonce(t, after.Redeem(context.Background(), n))
 }
 
 func testKey(b byte) []byte {
@@ -192,7 +236,7 @@ func TestNewRefusesShortKey(t *testing.T) {
 
 func BenchmarkIssueAndRedeem(b *testing.B) {
 	st := storetest.Open(b, store.SQLite)
-	s, err := New(st, testKey(1), time.Now, rand.Reader, time.Hour)
+	s, err := New(StoreRedeemer{Store: st}, testKey(1), time.Now, rand.Reader, time.Hour)
 	if err != nil {
 		b.Fatal(err)
 	}

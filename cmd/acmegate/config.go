@@ -42,6 +42,9 @@ type Config struct {
 	// HTTPListen, when set, is a plain-HTTP listen address serving the CRL
 	// at /acme/crl and the health endpoints.
 	HTTPListen string `yaml:"http_listen"`
+	// Pprof serves Go's profiling endpoints under /debug/pprof/ on the
+	// http_listen address. Off by default: profiles reveal internals.
+	Pprof bool `yaml:"pprof"`
 	// DB is the database URL; empty means SQLite at <data>/acmegate.db.
 	DB  string    `yaml:"db"`
 	Log LogConfig `yaml:"log"`

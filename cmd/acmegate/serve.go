@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -135,11 +136,11 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	defer st.Close()
-	nonceKey, err := st.SharedSecret("nonce_hmac_key", 32)
+	nonceKey, used, err := nonceRedemption(st)
 	if err != nil {
 		return err
 	}
-	nonces, err := nonce.New(st, nonceKey, time.Now, rand.Reader, time.Duration(cfg.ACME.NonceLifetime))
+	nonces, err := nonce.New(used, nonceKey, time.Now, rand.Reader, time.Duration(cfg.ACME.NonceLifetime))
 	if err != nil {
 		return err
 	}
@@ -192,20 +193,24 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	replica := replicaID()
 	log.Info("acmegate started", "version", version, "directory", srv.DirectoryURL(),
-		"listen", ln.Addr().String(), "database", string(st.Dialect()),
+		"listen", ln.Addr().String(), "database", string(st.Dialect()), "replica", replica,
 		"root_certificate", filepath.Join(cfg.Data, "root.pem"),
 		"intermediate", issuer.Certificate.Subject.CommonName)
 
-	// 4. Background upkeep, then serve until asked to stop.
+	// 4. Background upkeep, then serve until asked to stop. Every replica
+	// runs the loops; a lease in the database lets one at a time work.
 	bgCtx, bgCancel := context.WithCancel(context.Background())
 	defer bgCancel()
-	go retention(bgCtx, st, cfg, log)
-	go upkeep(bgCtx, engines, nonces, time.Duration(cfg.ACME.RecoverAfter), log)
+	go retention(bgCtx, st, newLease(st, retentionLease, replica, 2*retentionPeriod, log), cfg, log)
+	interval := time.Duration(cfg.ACME.UpkeepInterval)
+	go upkeep(bgCtx, newLease(st, upkeepLease, replica, 2*interval, log), engines, nonces,
+		time.Duration(cfg.ACME.RecoverAfter), interval, log)
 	errc := make(chan error, 2)
 	go func() { errc <- hs.ServeTLS(ln, "", "") }()
 	if cfg.HTTPListen != "" {
-		plain, err := plainListener(cfg.HTTPListen, srv, st, reg, hs, errc)
+		plain, err := plainListener(cfg, srv, st, reg, hs, errc)
 		if err != nil {
 			return err
 		}
@@ -221,6 +226,25 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	case <-ctx.Done():
 	}
 	return shutdown(hs, engines, time.Duration(cfg.ACME.ShutdownGrace), log)
+}
+
+// nonceRedemption chooses how used nonces are recorded. Replicas on a
+// shared database record them there under a key they share; a single
+// process on SQLite keeps them in memory under a key of its own, which
+// saves a write per request and invalidates its nonces when it restarts.
+func nonceRedemption(st *store.Store) ([]byte, nonce.Redeemer, error) {
+	if st.Dialect() == store.SQLite {
+		key := make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return nil, nil, fmt.Errorf("generating the nonce key: %w", err)
+		}
+		return key, &nonce.MemoryRedeemer{}, nil
+	}
+	key, err := st.SharedSecret("nonce_hmac_key", 32)
+	if err != nil {
+		return nil, nil, err
+	}
+	return key, nonce.StoreRedeemer{Store: st}, nil
 }
 
 // shutdown stops accepting connections, lets in-flight requests,
@@ -245,14 +269,19 @@ func shutdown(hs *http.Server, engines []*state.Engine, grace time.Duration, log
 // endpoints over plain HTTP.
 // TODO: move /metrics to an authenticated admin listener; on this one it is
 // readable by anyone who can reach the address.
-func plainListener(addr string, srv *server.Server, st *store.Store, reg *prometheus.Registry,
+func plainListener(cfg Config, srv *server.Server, st *store.Store, reg *prometheus.Registry,
 	tmpl *http.Server,
 	errc chan<- error) (*http.Server, error) {
-	ln, err := net.Listen("tcp", addr)
+	ln, err := net.Listen("tcp", cfg.HTTPListen)
 	if err != nil {
-		return nil, fmt.Errorf("listening on %s: %w", addr, err)
+		return nil, fmt.Errorf("listening on %s: %w", cfg.HTTPListen, err)
 	}
 	mux := http.NewServeMux()
+	if cfg.Pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	mux.Handle(server.Prefix+"/crl", srv.CRLHandler())
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
@@ -276,27 +305,38 @@ func readiness(st *store.Store) http.HandlerFunc {
 	}
 }
 
-// upkeep completes interrupted issuance and purges used nonces.
-func upkeep(ctx context.Context, engines []*state.Engine, nonces *nonce.Service,
-	recoverAfter time.Duration, log *slog.Logger) {
-	tick := time.NewTicker(30 * time.Second)
+// upkeep completes interrupted issuance and purges used nonces every
+// interval, on whichever replica holds the upkeep lease. The holder renews
+// it each round; when the holder dies, the lease lapses and another
+// replica takes the work over within two intervals.
+func upkeep(ctx context.Context, l *lease, engines []*state.Engine, nonces *nonce.Service,
+	recoverAfter, interval time.Duration, log *slog.Logger) {
+	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
-		for _, engine := range engines {
-			if n, err := engine.RecoverIssuance(ctx, recoverAfter); err != nil {
-				log.Error("recovering interrupted issuance failed", "error", err)
-			} else if n > 0 {
-				log.Warn("recovered interrupted issuance", "orders", n)
-			}
-		}
-		if _, err := nonces.Purge(ctx); err != nil && ctx.Err() == nil {
-			log.Error("purging nonces failed", "error", err)
+		if l.claim(ctx) {
+			upkeepOnce(ctx, engines, nonces, recoverAfter, log)
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
 		}
+	}
+}
+
+// upkeepOnce runs one round of upkeep on this replica.
+func upkeepOnce(ctx context.Context, engines []*state.Engine, nonces *nonce.Service,
+	recoverAfter time.Duration, log *slog.Logger) {
+	for _, engine := range engines {
+		if n, err := engine.RecoverIssuance(ctx, recoverAfter); err != nil {
+			log.Error("recovering interrupted issuance failed", "error", err)
+		} else if n > 0 {
+			log.Warn("recovered interrupted issuance", "orders", n)
+		}
+	}
+	if _, err := nonces.Purge(ctx); err != nil && ctx.Err() == nil {
+		log.Error("purging nonces failed", "error", err)
 	}
 }
 
