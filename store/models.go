@@ -167,6 +167,7 @@ func allModels() []any {
 	return []any{
 		&Account{}, &Order{}, &OrderAuthorization{}, &Authorization{},
 		&Challenge{}, &SerialReservation{}, &Certificate{}, &UsedNonce{},
-		&Setting{}, &EABKey{}, &AuditEvent{}, &AuditHead{}, &BlockedKey{},
+		&Setting{}, &EABKey{}, &AuditEvent{}, &AuditHead{}, &BlockedKey{}, &UsedToken{}, &PolicyVersion{},
+		&Lease{},
 	}
 }

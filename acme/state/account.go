@@ -109,7 +109,8 @@ func (e *Engine) NewAccount(ctx context.Context, key *jose.JSONWebKey, req NewAc
 		return tx.Audit(store.Event{
 			Type: EventAccountCreated, Actor: id, Subject: "account:" + id,
 			Outcome: OutcomeSuccess,
-			Data:    map[string]any{"thumbprint": thumb, "eab_key_id": eabKeyID},
+			Data: map[string]any{"thumbprint": thumb, "eab_key_id": eabKeyID,
+				"policy": policyAudit(e.governingRule(id, eabKeyID))},
 		})
 	})
 	if errors.Is(err, store.ErrConflict) {

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/acmegate/acmegate/acme/policy"
 	"github.com/acmegate/acmegate/acme/problem"
 	"github.com/acmegate/acmegate/ca"
 	"github.com/acmegate/acmegate/challenges"
@@ -165,6 +166,7 @@ type Engine struct {
 	issuer     Issuer
 	validators map[string]challenges.Validator
 	caa        CAAChecker
+	policy     *policy.Engine
 	clock      Clock
 	rand       io.Reader
 	log        *slog.Logger
@@ -188,8 +190,12 @@ type Options struct {
 	Validators map[string]challenges.Validator
 	// CAA, when set, is asked after every successful validation; a refusal
 	// makes the authorization invalid.
-	CAA   CAAChecker
-	Clock Clock
+	CAA CAAChecker
+	// Policy, when set, decides orders by the versioned issuance policy on
+	// top of Config.Policy: identifiers, profiles, lifetimes, key types,
+	// challenge types and rate limits. Nil applies Config.Policy alone.
+	Policy *policy.Engine
+	Clock  Clock
 	// Rand supplies identifiers, tokens and serials; nil means crypto/rand.
 	Rand   io.Reader
 	Logger *slog.Logger
@@ -210,6 +216,7 @@ func New(opts Options) (*Engine, error) {
 		issuer:     opts.Issuer,
 		validators: opts.Validators,
 		caa:        opts.CAA,
+		policy:     opts.Policy,
 		clock:      opts.Clock,
 		rand:       opts.Rand,
 		log:        opts.Logger,

@@ -1,5 +1,7 @@
 package state
 
+import "github.com/acmegate/acmegate/acme/policy"
+
 // Audit event types. Every state change writes exactly one of these in the
 // transaction that makes the change.
 const (
@@ -20,6 +22,11 @@ const (
 	EventEABKeyRevoked      = "eab.revoked"
 	EventRenewalPushed      = "certificate.renewal_pushed"
 	EventRetentionPurged    = "retention.purged"
+	// EventOrderRefused records which issuance policy rule refused a new
+	// order; it changes no state but must be provable.
+	EventOrderRefused = "order.refused"
+	// EventPolicyChanged records a saved issuance policy version.
+	EventPolicyChanged = policy.EventChanged
 )
 
 // Outcomes recorded on audit events.

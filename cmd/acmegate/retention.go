@@ -16,11 +16,14 @@ const retentionPeriod = time.Hour
 // unused authorizations once they are older than acme.order_retention,
 // and certificates expired longer than acme.certificate_retention (zero
 // keeps them forever). Each purge writes one audit event with the counts.
-func retention(ctx context.Context, st *store.Store, cfg Config, log *slog.Logger) {
+// Only the replica holding the retention lease l purges.
+func retention(ctx context.Context, st *store.Store, l *lease, cfg Config, log *slog.Logger) {
 	tick := time.NewTicker(retentionPeriod)
 	defer tick.Stop()
 	for {
-		purgeOnce(ctx, st, cfg, log)
+		if l.claim(ctx) {
+			purgeOnce(ctx, st, cfg, log)
+		}
 		select {
 		case <-ctx.Done():
 			return
