@@ -110,6 +110,14 @@ func (c *Client) Nonce(t testing.TB) string {
 	return c.GW.FreshNonce(t)
 }
 
+// ForgetNonces drops the nonces kept from earlier answers, for instance
+// after the gateway's clock moved past their lifetime.
+func (c *Client) ForgetNonces() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.nonces = nil
+}
+
 // FreshNonce asks new-nonce for a nonce.
 func (g *Gateway) FreshNonce(t testing.TB) string {
 	t.Helper()

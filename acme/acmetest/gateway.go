@@ -71,16 +71,22 @@ func New(t testing.TB, opts Options) *Gateway {
 	if err != nil {
 		t.Fatalf("making the test CA: %v", err)
 	}
-	gw := &Gateway{Clock: NewClock(), Validator: &Validator{}, Issuer: &Issuer{inner: caIssuer}}
-	gw.Store = opts.Store
+	gw := &Gateway{Clock: NewClock(), Validator: &Validator{}, Issuer: &Issuer{inner: caIssuer},
+		Store: opts.Store, Prefix: opts.Prefix}
 	if gw.Store == nil {
 		gw.Store = storetest.OpenWith(t, store.SQLite, store.Options{Now: gw.Clock.Now})
 	}
-	gw.Prefix = opts.Prefix
 	if gw.Prefix == "" {
 		gw.Prefix = server.Prefix
 	}
+	gw.startEngine(t, opts)
+	gw.startServer(t, opts)
+	return gw
+}
 
+// startEngine builds the state machine and the nonce service.
+func (g *Gateway) startEngine(t testing.TB, opts Options) {
+	t.Helper()
 	cfg := opts.Config
 	if cfg.ValidationWait == 0 {
 		cfg.ValidationWait = 10 * time.Second
@@ -88,15 +94,16 @@ func New(t testing.TB, opts Options) *Gateway {
 	if cfg.FinalizeWait == 0 {
 		cfg.FinalizeWait = 10 * time.Second
 	}
-	gw.Engine, err = state.New(state.Options{
+	var err error
+	g.Engine, err = state.New(state.Options{
 		Config: cfg,
-		Store:  gw.Store,
-		Issuer: gw.Issuer,
+		Store:  g.Store,
+		Issuer: g.Issuer,
 		Validators: map[string]challenges.Validator{
-			challenges.TypeHTTP01: gw.Validator,
-			challenges.TypeDNS01:  gw.Validator,
+			challenges.TypeHTTP01: g.Validator,
+			challenges.TypeDNS01:  g.Validator,
 		},
-		Clock:  gw.Clock,
+		Clock:  g.Clock,
 		Logger: opts.Logger,
 	})
 	if err != nil {
@@ -105,7 +112,7 @@ func New(t testing.TB, opts Options) *Gateway {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if err := gw.Engine.Close(ctx); err != nil {
+		if err := g.Engine.Close(ctx); err != nil {
 			t.Errorf("closing the engine: %v", err)
 		}
 	})
@@ -114,33 +121,40 @@ func New(t testing.TB, opts Options) *Gateway {
 	if _, err := rand.Read(key); err != nil {
 		t.Fatalf("making the nonce key: %v", err)
 	}
-	gw.Nonces, err = nonce.New(nonce.StoreRedeemer{Store: gw.Store}, key, gw.Clock.Now, rand.Reader, opts.NonceLifetime)
+	// The store redeemer is what replicas sharing a database use, so the
+	// nonce tests cover single use across them.
+	g.Nonces, err = nonce.New(nonce.StoreRedeemer{Store: g.Store}, key, g.Clock.Now, rand.Reader,
+		opts.NonceLifetime)
 	if err != nil {
 		t.Fatalf("building the nonce service: %v", err)
 	}
+}
 
-	// The external URL must be known before the server is built, and it is
-	// the listener's address: build the server between Listen and Start.
-	gw.HTTP = httptest.NewUnstartedServer(nil)
-	gw.URL = "http://" + gw.HTTP.Listener.Addr().String()
-	gw.Server, err = server.New(server.Options{
-		ExternalURL:     gw.URL,
-		Engine:          gw.Engine,
-		Nonces:          gw.Nonces,
+// startServer builds the HTTP front end and serves it. The external URL
+// must be known before the server is built, and it is the listener's
+// address: the server is built between Listen and Start.
+func (g *Gateway) startServer(t testing.TB, opts Options) {
+	t.Helper()
+	g.HTTP = httptest.NewUnstartedServer(nil)
+	g.URL = "http://" + g.HTTP.Listener.Addr().String()
+	var err error
+	g.Server, err = server.New(server.Options{
+		ExternalURL:     g.URL,
+		Engine:          g.Engine,
+		Nonces:          g.Nonces,
 		Logger:          opts.Logger,
 		Meta:            opts.Meta,
 		MaxBodyBytes:    opts.MaxBodyBytes,
 		OrdersPageSize:  opts.OrdersPageSize,
-		IntermediatePEM: caIssuer.ChainPEM(),
-		Prefix:          gw.Prefix,
+		IntermediatePEM: g.Issuer.ChainPEM(),
+		Prefix:          g.Prefix,
 	})
 	if err != nil {
 		t.Fatalf("building the server: %v", err)
 	}
-	gw.HTTP.Config.Handler = gw.Server.Handler()
-	gw.HTTP.Start()
-	t.Cleanup(gw.HTTP.Close)
-	return gw
+	g.HTTP.Config.Handler = g.Server.Handler()
+	g.HTTP.Start()
+	t.Cleanup(g.HTTP.Close)
 }
 
 // URLFor returns the URL of an ACME resource: URLFor("order", id) is
