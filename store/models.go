@@ -130,7 +130,10 @@ type Setting struct {
 
 // EABKey is an external account binding MAC key (RFC 8555, Section 7.3.4).
 type EABKey struct {
-	ID        string `gorm:"primaryKey;size:64"`
+	ID string `gorm:"primaryKey;size:64"`
+	// Directory names the ACME directory whose accounts the key may bind
+	// (SECURITY-CATALOGUE C6).
+	Directory string `gorm:"size:32;not null;default:acme"`
 	Label     string `gorm:"size:200"`
 	MACKey    []byte `gorm:"not null"`
 	Reusable  bool

@@ -580,9 +580,6 @@ func TestDirectoryScope(t *testing.T) {
 // TestEABDirectoryScope covers catalogue row C6 (e): a key made for one
 // directory must not bind accounts at another.
 func TestEABDirectoryScope(t *testing.T) {
-	t.Skip("BUG: EAB keys are not scoped to a directory (catalogue C6 e): store.EABKey has no " +
-		"directory, so a reusable key issued for one directory binds accounts at every directory " +
-		"sharing the store")
 	t.Parallel()
 	prod := newEABEnv(t)
 	staging := &env{gw: acmetest.New(t, acmetest.Options{Store: prod.gw.Store, Prefix: "/staging",

@@ -145,6 +145,11 @@ func (e *Engine) checkEAB(ctx context.Context, key *jose.JSONWebKey, req NewAcco
 		if k.RevokedAt != nil {
 			return nil, problem.New(problem.Unauthorized, "the external account binding key is revoked")
 		}
+		if k.Directory != e.cfg.Directory {
+			// A key made for another directory does not exist here
+			// (SECURITY-CATALOGUE C6).
+			return nil, problem.New(problem.Unauthorized, "unknown external account binding key")
+		}
 		return k.MACKey, nil
 	}
 	return jws.VerifyExternalAccountBinding(req.ExternalAccountBinding, req.URL, key, lookup)

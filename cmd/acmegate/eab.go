@@ -26,7 +26,7 @@ func eabCommand() *cobra.Command {
 }
 
 func eabCreateCommand(sf *storeFlags) *cobra.Command {
-	var label, policy string
+	var label, policy, directory string
 	var reusable bool
 	cmd := &cobra.Command{
 		Use:   "create",
@@ -50,7 +50,7 @@ func eabCreateCommand(sf *storeFlags) *cobra.Command {
 				return err
 			}
 			key := &store.EABKey{ID: "eab_" + hex.EncodeToString(idBytes), Label: label,
-				MACKey: mac, Reusable: reusable, Policy: policy}
+				MACKey: mac, Reusable: reusable, Policy: policy, Directory: directory}
 			err = st.Transact(cmd.Context(), func(tx *store.Tx) error {
 				if err := tx.CreateEABKey(key); err != nil {
 					return err
@@ -72,6 +72,8 @@ func eabCreateCommand(sf *storeFlags) *cobra.Command {
 	cmd.Flags().StringVar(&label, "label", "", "who or what the key is for (required)")
 	cmd.Flags().StringVar(&policy, "policy", "", "name of the issuance policy bound to accounts of this key")
 	cmd.Flags().BoolVar(&reusable, "reusable", false, "allow the key to bind more than one account")
+	cmd.Flags().StringVar(&directory, "directory", "acme",
+		"directory whose accounts the key binds: acme, or the staging prefix without its slash")
 	return cmd
 }
 
