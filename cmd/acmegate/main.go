@@ -34,7 +34,7 @@ func rootCommand() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(serveCommand(), initCommand(), versionCommand(), eabCommand(), auditCommand(), certsCommand(), reportCommand(), tokenCommand(),
-		migrateCommand(), policyCommand())
+		migrateCommand(), policyCommand(), requestCommand())
 	return root
 }
 
