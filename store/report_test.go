@@ -4,30 +4,12 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/hex"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/acmegate/acmegate/store"
 	"github.com/acmegate/acmegate/store/storetest"
 )
-
-type stepClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *stepClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *stepClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
 
 // TestReportScriptedHistory checks the report figures against a scripted
 // history of issuance, renewal, early-renewal pushes, revocation and expiry.
@@ -37,7 +19,7 @@ func TestReportScriptedHistory(t *testing.T) {
 		t.Run(string(d), func(t *testing.T) {
 			t.Parallel()
 			t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
-			clock := &stepClock{now: t0}
+			clock := storetest.NewClock(t0)
 			st := storetest.OpenWith(t, d, store.Options{Now: clock.Now})
 			ctx := context.Background()
 			h := 24 * time.Hour

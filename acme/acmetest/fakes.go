@@ -12,35 +12,18 @@ import (
 	"github.com/acmegate/acmegate/acme/state"
 	"github.com/acmegate/acmegate/ca"
 	"github.com/acmegate/acmegate/challenges"
+	"github.com/acmegate/acmegate/store/storetest"
 )
 
 // Epoch is where every fake clock starts. The test issuer is valid from a
 // day before it.
 var Epoch = time.Date(2026, time.June, 1, 12, 0, 0, 0, time.UTC)
 
-// Clock is a fake clock that moves only when told. It is safe for
-// concurrent use.
-type Clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+// Clock is a fake clock that moves only when told.
+type Clock = storetest.Clock
 
 // NewClock returns a clock reading Epoch.
-func NewClock() *Clock { return &Clock{now: Epoch} }
-
-// Now returns the clock's reading.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Add moves the clock forward by d.
-func (c *Clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+func NewClock() *Clock { return storetest.NewClock(Epoch) }
 
 var _ state.Clock = (*Clock)(nil)
 

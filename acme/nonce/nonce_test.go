@@ -16,22 +16,7 @@ import (
 )
 
 // fakeClock moves only when told.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+type fakeClock = storetest.Clock
 
 func newService(t *testing.T, st *store.Store, clock *fakeClock, key []byte) *Service {
 	t.Helper()
@@ -46,7 +31,7 @@ func newService(t *testing.T, st *store.Store, clock *fakeClock, key []byte) *Se
 // under concurrency, and forgotten after expiry.
 func TestMemoryRedeemer(t *testing.T) {
 	t.Parallel()
-	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clock := storetest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	s, err := New(&MemoryRedeemer{}, testKey(3), clock.Now, rand.Reader, time.Hour)
 	if err != nil {
 		t.Fatal(err)
@@ -79,7 +64,7 @@ func TestMemoryRedeemer(t *testing.T) {
 // nonces of the previous process fail, so forgetting them is safe.
 func TestRestartInvalidatesMemoryNonces(t *testing.T) {
 	t.Parallel()
-	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clock := storetest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	before, _ := New(&MemoryRedeemer{}, testKey(4), clock.Now, rand.Reader, time.Hour)
 	after, _ := New(&MemoryRedeemer{}, testKey(5), clock.Now, rand.Reader, time.Hour)
 	n, _ := before.Nonce()
@@ -108,7 +93,7 @@ func TestRedeemOnce(t *testing.T) {
 		t.Run(string(d), func(t *testing.T) {
 			t.Parallel()
 			st := storetest.Open(t, d)
-			clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+			clock := storetest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 			s := newService(t, st, clock, testKey(1))
 			n, err := s.Nonce()
 			if err != nil {
@@ -129,7 +114,7 @@ func TestRedeemOnce(t *testing.T) {
 func TestRedeemRefuses(t *testing.T) {
 	t.Parallel()
 	st := storetest.Open(t, store.SQLite)
-	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clock := storetest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	s := newService(t, st, clock, testKey(1))
 	other := newService(t, st, clock, testKey(2))
 	good, _ := s.Nonce()
@@ -162,7 +147,7 @@ func TestRedeemRefuses(t *testing.T) {
 func TestRedeemExpired(t *testing.T) {
 	t.Parallel()
 	st := storetest.Open(t, store.SQLite)
-	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clock := storetest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	s := newService(t, st, clock, testKey(1))
 	n, _ := s.Nonce()
 	clock.Add(time.Hour + time.Second)
@@ -178,7 +163,7 @@ func TestRedeemAcrossReplicas(t *testing.T) {
 		t.Run(string(d), func(t *testing.T) {
 			t.Parallel()
 			st := storetest.Open(t, d)
-			clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+			clock := storetest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 			replicas := []*Service{newService(t, st, clock, testKey(7)), newService(t, st, clock, testKey(7))}
 			n, _ := replicas[0].Nonce()
 			var accepted, refused atomic.Int32
@@ -210,7 +195,7 @@ func TestRedeemAcrossReplicas(t *testing.T) {
 func TestPurge(t *testing.T) {
 	t.Parallel()
 	st := storetest.Open(t, store.SQLite)
-	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clock := storetest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	s := newService(t, st, clock, testKey(1))
 	for range 5 {
 		n, _ := s.Nonce()
