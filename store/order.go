@@ -116,6 +116,17 @@ func (tx *Tx) SetOrderStatus(id string, from []string, to string, fields map[str
 	return nil
 }
 
+// CountReplacingOrders counts the orders in one of statuses whose ARI
+// replaces field names certID.
+func (tx *Tx) CountReplacingOrders(certID string, statuses []string) (int64, error) {
+	var n int64
+	err := tx.db.Model(&Order{}).Where("replaces = ? AND status IN ?", certID, statuses).Count(&n).Error
+	if err != nil {
+		return 0, fmt.Errorf("store: counting replacing orders: %w", err)
+	}
+	return n, nil
+}
+
 // StuckOrders returns orders that have been processing since before the
 // given time: issuance that a crash interrupted.
 func (tx *Tx) StuckOrders(before time.Time, limit int) ([]Order, error) {

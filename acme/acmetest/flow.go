@@ -44,6 +44,7 @@ type Order struct {
 	Finalize       string            `json:"finalize"`
 	Certificate    string            `json:"certificate"`
 	Profile        string            `json:"profile"`
+	Replaces       string            `json:"replaces"`
 }
 
 // Authz is an authorization object.

@@ -48,6 +48,9 @@ const (
 	UserActionRequired      Type = "userActionRequired"
 	BadAttestationStatement Type = "badAttestationStatement"
 	InvalidProfile          Type = "invalidProfile"
+	// AlreadyReplaced refuses a newOrder whose replaces field names a
+	// certificate another order already replaced (RFC 9773, Section 7.4).
+	AlreadyReplaced Type = "alreadyReplaced"
 
 	// Conflict is not an RFC 8555 type; Let's Encrypt and acmegate answer a
 	// key change to a key that already belongs to an account with it
@@ -106,6 +109,7 @@ var table = map[Type]row{
 	UserActionRequired:      {UserActionRequired, http.StatusForbidden},
 	BadAttestationStatement: {BadAttestationStatement, http.StatusBadRequest},
 	InvalidProfile:          {InvalidProfile, http.StatusBadRequest},
+	AlreadyReplaced:         {AlreadyReplaced, http.StatusConflict},
 	Conflict:                {Conflict, http.StatusConflict},
 	NotFound:                {Malformed, http.StatusNotFound},
 	MethodNotAllowed:        {Malformed, http.StatusMethodNotAllowed},

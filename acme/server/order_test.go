@@ -570,3 +570,29 @@ func TestOwnership(t *testing.T) {
 		t.Errorf("got A's order status %q, want pending", o.Status)
 	}
 }
+
+// TestReplacesOnce checks that a certificate can be replaced by one order
+// only: once an order naming it in replaces is finalized, a second one is
+// refused with alreadyReplaced (RFC 9773, Section 5).
+func TestReplacesOnce(t *testing.T) {
+	t.Parallel()
+	gw := acmetest.New(t, acmetest.Options{})
+	c := gw.NewClient(t, jose.ES256)
+	c.Register(t)
+	old := c.Issue(t, "renew.corp.internal")
+	certID := state.CertificateID(old.Cert)
+	body := map[string]any{"identifiers": acmetest.DNS("renew.corp.internal"), "replaces": certID}
+
+	r := c.PostJSON(t, gw.URLFor("new-order"), body).Want(t, http.StatusCreated)
+	o := c.Validate(t, r.Location())
+	if o.Replaces != certID {
+		t.Fatalf("got replaces %q on the order, want %q", o.Replaces, certID)
+	}
+	key := acmetest.NewKey(t, jose.ES256)
+	c.Finalize(t, o, acmetest.CSR(t, key, []string{"renew.corp.internal"}, nil)).Want(t, http.StatusOK)
+
+	r = c.PostJSON(t, gw.URLFor("new-order"), body).Want(t, http.StatusConflict)
+	if doc := r.Problem(t); doc.Type != urn("alreadyReplaced") {
+		t.Fatalf("got problem %s, want %s", doc.Type, urn("alreadyReplaced"))
+	}
+}

@@ -49,6 +49,7 @@ var wantRows = map[problem.Type]struct {
 	problem.UserActionRequired:      {"userActionRequired", 403},
 	problem.BadAttestationStatement: {"badAttestationStatement", 400},
 	problem.InvalidProfile:          {"invalidProfile", 400},
+	problem.AlreadyReplaced:         {"alreadyReplaced", 409},
 	problem.Conflict:                {"conflict", 409},
 	problem.NotFound:                {"malformed", 404},
 	problem.MethodNotAllowed:        {"malformed", 405},

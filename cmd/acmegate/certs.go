@@ -90,11 +90,12 @@ func writeCerts(cmd *cobra.Command, rows []store.Certificate, format string, now
 		Status    string    `json:"status"`
 		NotBefore time.Time `json:"not_before"`
 		NotAfter  time.Time `json:"not_after"`
+		Replaces  string    `json:"replaces,omitempty"`
 	}
 	var list []row
 	for _, c := range rows {
 		list = append(list, row{c.Serial, c.Names, c.AccountID, c.Profile, certStatus(c, now),
-			c.NotBefore.UTC(), c.NotAfter.UTC()})
+			c.NotBefore.UTC(), c.NotAfter.UTC(), c.Replaces})
 	}
 	switch format {
 	case "json":
