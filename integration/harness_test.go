@@ -159,6 +159,9 @@ func (b *lockedBuffer) Len() int {
 type gatewayConfig struct {
 	dataDir    string
 	configYAML string
+	// http01Port and tlsalpn01Port, when not zero, replace the ports of
+	// the harness responders as validation targets.
+	http01Port, tlsalpn01Port int
 }
 
 // gatewayOption changes how [startGateway] starts the gateway.
@@ -174,6 +177,14 @@ func withDataDir(dir string) gatewayOption {
 // flags of startGateway still override it.
 func withConfig(yaml string) gatewayOption {
 	return func(c *gatewayConfig) { c.configYAML = yaml }
+}
+
+// withChallengePorts sends http-01 and tls-alpn-01 validation to these
+// ports of the names' addresses instead of the harness responders, for
+// clients that run their own solvers (certbot standalone, certmagic). A
+// zero port keeps the harness responder.
+func withChallengePorts(http01, tlsalpn01 int) gatewayOption {
+	return func(c *gatewayConfig) { c.http01Port, c.tlsalpn01Port = http01, tlsalpn01 }
 }
 
 // process is one run of the gateway binary.
@@ -245,10 +256,17 @@ func startGateway(t *testing.T, opts ...gatewayOption) *gateway {
 		TLSALPN: challtest.NewTLSALPNServer(t),
 		output:  &lockedBuffer{},
 	}
+	http01Port, tlsalpn01Port := g.HTTP01.Port(), g.TLSALPN.Port()
+	if cfg.http01Port != 0 {
+		http01Port = cfg.http01Port
+	}
+	if cfg.tlsalpn01Port != 0 {
+		tlsalpn01Port = cfg.tlsalpn01Port
+	}
 	g.args = []string{"serve",
 		"--data", g.DataDir,
-		"--http01-port", strconv.Itoa(g.HTTP01.Port()),
-		"--tlsalpn01-port", strconv.Itoa(g.TLSALPN.Port()),
+		"--http01-port", strconv.Itoa(http01Port),
+		"--tlsalpn01-port", strconv.Itoa(tlsalpn01Port),
 		"--dns-resolver", g.DNS.Addr(),
 		"--log-level", "debug",
 	}
