@@ -68,6 +68,10 @@ type Request struct {
 	// Payload is the raw challenge-response payload posted by the client,
 	// for challenge types that use one; nil otherwise.
 	Payload []byte
+	// Wildcard reports that the authorization is for "*." + Identifier.Value
+	// (RFC 8555, Section 7.1.3). Validators whose proof differs for
+	// wildcards (dns-persist-01) read it; the others ignore it.
+	Wildcard bool
 }
 
 // Check reports whether the request is complete and well formed: a supported
@@ -182,6 +186,10 @@ type Record struct {
 	Started time.Time `json:"started"`
 	// Duration is how long the validation took.
 	Duration time.Duration `json:"duration"`
+	// ValidUntil, when not zero, is the last moment the validation may be
+	// relied on, as a dns-persist-01 record's persistUntil sets it; the
+	// authorization must not stay valid past it.
+	ValidUntil time.Time `json:"validUntil,omitzero"`
 }
 
 // Validator validates one challenge type. Implementations are safe for

@@ -9,6 +9,8 @@
 //   - dns01: dns-01 (RFC 8555, Section 8.4)
 //   - tlsalpn01: tls-alpn-01 (RFC 8737)
 //   - tkauth: tkauth-01 with workload JWTs (shaped as RFC 9447)
+//   - dnspersist: dns-persist-01, standing TXT records naming the CA and
+//     the account (draft-ietf-acme-dns-persist-02)
 //
 // Two subpackages support them: netguard decides which addresses a validator
 // may connect to, and resolver performs the DNS lookups. Package caa checks

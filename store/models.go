@@ -59,9 +59,14 @@ type Authorization struct {
 	Wildcard        bool
 	Status          string `gorm:"size:16;not null"`
 	Profile         string `gorm:"size:64"`
-	Expires         time.Time
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
+	// Method is how the authorization became valid without a challenge:
+	// "grant" for an [OwnershipGrant]; empty when a challenge decides.
+	Method string `gorm:"size:16"`
+	// GrantID names the grant that made the authorization valid.
+	GrantID   string `gorm:"size:40;index"`
+	Expires   time.Time
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Challenge is one way to prove control of an authorization's identifier
@@ -172,5 +177,6 @@ func allModels() []any {
 		&Challenge{}, &SerialReservation{}, &Certificate{}, &UsedNonce{},
 		&Setting{}, &EABKey{}, &AuditEvent{}, &AuditHead{}, &BlockedKey{}, &UsedToken{}, &PolicyVersion{},
 		&Lease{},
+		&AdminToken{}, &ExpiryNotice{}, &OwnershipGrant{},
 	}
 }

@@ -127,6 +127,21 @@ func (tx *Tx) CountReplacingOrders(certID string, statuses []string) (int64, err
 	return n, nil
 }
 
+// TouchProcessingOrder moves the update time of a processing order whose
+// update time is still seen, and reports [ErrConflict] when another writer
+// touched it first. Recovery uses it to claim an interrupted issuance.
+func (tx *Tx) TouchProcessingOrder(id string, seen time.Time) error {
+	res := tx.db.Model(&Order{}).Where("id = ? AND status = ? AND updated_at = ?", id, "processing", seen).
+		Update("updated_at", tx.Now())
+	if res.Error != nil {
+		return fmt.Errorf("store: claiming order %s: %w", id, res.Error)
+	}
+	if res.RowsAffected != 1 {
+		return fmt.Errorf("store: order %s was claimed by another writer: %w", id, ErrConflict)
+	}
+	return nil
+}
+
 // StuckOrders returns orders that have been processing since before the
 // given time: issuance that a crash interrupted.
 func (tx *Tx) StuckOrders(before time.Time, limit int) ([]Order, error) {

@@ -38,7 +38,8 @@ type Report struct {
 	From time.Time   `json:"from"`
 	To   time.Time   `json:"to"`
 	Rows []ReportRow `json:"rows"`
-	// OperatorActions counts audit events whose actor is an operator.
+	// OperatorActions counts audit events whose actor is an operator: the
+	// CLI ("operator") or an admin API credential ("operator:<label>").
 	OperatorActions int64 `json:"operator_actions"`
 }
 
@@ -131,7 +132,8 @@ func (s *Store) BuildReport(ctx context.Context, from, to, now time.Time) (*Repo
 		return compareStrings(a.Profile, b.Profile)
 	})
 	err = s.db.WithContext(ctx).Model(&AuditEvent{}).
-		Where("actor = ? AND time >= ? AND time < ?", "operator", from, to).
+		Where("(actor = ? OR actor LIKE ?) AND time >= ? AND time < ?", "operator", "operator:%",
+			from, to).
 		Count(&out.OperatorActions).Error
 	if err != nil {
 		return nil, fmt.Errorf("store: counting operator actions: %w", err)
