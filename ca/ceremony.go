@@ -3,6 +3,7 @@ package ca
 import (
 	"crypto"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -341,6 +342,10 @@ func writeCeremonyFiles(
 // (which must end before the root does, else [ErrOutlivesIssuer]), the
 // extended key usages, name constraints, URLs, Now (required) and Rand;
 // directories and passphrases in opts are ignored.
+//
+// When opts.IntermediateSigner is set (a key created in a PKCS #11 token),
+// its public key is certified instead of a fresh one: no key file is
+// written, and outKeyPath and keyPassphrase must be empty.
 func NewIntermediate(
 	rootDir string,
 	rootPassphrase []byte,
@@ -349,13 +354,7 @@ func NewIntermediate(
 	opts CeremonyOptions,
 ) error {
 	opts = opts.WithDefaults()
-	if err := opts.validate(); err != nil {
-		return fmt.Errorf("creating intermediate: %w", err)
-	}
-	if len(keyPassphrase) == 0 {
-		return fmt.Errorf("creating intermediate: %w", ErrEmptyPassphrase)
-	}
-	if err := checkAbsent(outCertPath, outKeyPath); err != nil {
+	if err := checkNewIntermediate(outCertPath, outKeyPath, keyPassphrase, opts); err != nil {
 		return fmt.Errorf("creating intermediate: %w", err)
 	}
 	root, rootKey, err := loadRoot(rootDir, rootPassphrase)
@@ -366,14 +365,44 @@ func NewIntermediate(
 	if err != nil {
 		return err
 	}
-	keyPEM, err := encryptKeyPEM(key, keyPassphrase, opts.Rand)
-	if err != nil {
-		return fmt.Errorf("creating intermediate: encrypting key: %w", err)
+	files := []newFile{{outCertPath, certPEM(cert), certFileMode}}
+	// A key held by a token stays there; only file keys are written.
+	if opts.IntermediateSigner == nil {
+		keyPEM, err := encryptKeyPEM(key, keyPassphrase, opts.Rand)
+		if err != nil {
+			return fmt.Errorf("creating intermediate: encrypting key: %w", err)
+		}
+		files = append([]newFile{{outKeyPath, keyPEM, keyFileMode}}, files...)
 	}
-	return writeNewFiles([]newFile{
-		{outKeyPath, keyPEM, keyFileMode},
-		{outCertPath, certPEM(cert), certFileMode},
-	})
+	return writeNewFiles(files)
+}
+
+// checkNewIntermediate checks the options of [NewIntermediate] and that
+// its output files do not exist yet.
+func checkNewIntermediate(
+	outCertPath, outKeyPath string,
+	keyPassphrase []byte,
+	opts CeremonyOptions,
+) error {
+	if err := opts.validate(); err != nil {
+		return err
+	}
+	if outCertPath == "" {
+		return errors.New("no certificate path given")
+	}
+	if opts.IntermediateSigner != nil {
+		if outKeyPath != "" || len(keyPassphrase) != 0 {
+			return errors.New("a key file and passphrase make no sense for a token key")
+		}
+		return checkAbsent(outCertPath)
+	}
+	if outKeyPath == "" {
+		return errors.New("no key path given")
+	}
+	if len(keyPassphrase) == 0 {
+		return ErrEmptyPassphrase
+	}
+	return checkAbsent(outCertPath, outKeyPath)
 }
 
 // loadRoot reads the root certificate and key from rootDir and checks that

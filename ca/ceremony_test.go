@@ -354,3 +354,42 @@ func TestNewIntermediate(t *testing.T) {
 		t.Errorf("NewIntermediate again: got %v, want %v", err, ErrExists)
 	}
 }
+
+func TestNewIntermediateWithSigner(t *testing.T) {
+	t.Parallel()
+	p := newTestPKI(t, nil)
+	dir := t.TempDir()
+	certPath := filepath.Join(dir, "intermediate-2.pem")
+	key, err := GenerateKey(ECDSAP256, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := CeremonyOptions{IntermediateSigner: key, Now: testNow.Add(time.Hour)}
+
+	keyPath := filepath.Join(dir, "intermediate-2-key.pem")
+	err = NewIntermediate(p.rootDir, testRootPass, certPath, keyPath, []byte("pass"), opts)
+	if err == nil {
+		t.Fatalf("NewIntermediate with a signer and a key file: got nil, want an error")
+	}
+	if _, err := os.Stat(certPath); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("after the refusal: got stat %v, want no certificate file", err)
+	}
+
+	if err := NewIntermediate(p.rootDir, testRootPass, certPath, "", nil, opts); err != nil {
+		t.Fatalf("NewIntermediate: %v", err)
+	}
+	cert, err := ReadCertificateFile(certPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewIssuer(cert, p.result.Root, key); err != nil {
+		t.Errorf("NewIssuer with the token key: got %v, want nil", err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 {
+		t.Errorf("got %d files in the output folder, want only the certificate", len(entries))
+	}
+}

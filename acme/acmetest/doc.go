@@ -7,7 +7,8 @@
 // httptest server whose URL is the gateway's external URL. Three fakes give
 // tests control: a [Clock] that moves only when told, a [Validator] whose
 // outcome a test chooses and whose calls it counts, and an [Issuer] wrapper
-// that counts signer calls and can hold them.
+// that counts signer calls and can hold them. [Gateway.Rotate] replaces the
+// intermediate as an operator's rotation does, keeping the old one loaded.
 //
 // [Client] speaks RFC 8555: it fetches nonces, signs flattened JWS with
 // go-jose (ES256, ES384, RS256, PS256 or EdDSA; kid once registered, jwk

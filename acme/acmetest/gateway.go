@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -45,6 +47,10 @@ type Options struct {
 	Store *store.Store
 	// Logger receives the gateway's logs; nil discards them.
 	Logger *slog.Logger
+	// Validators are validators for more challenge types, beside the fake
+	// that serves http-01 and dns-01, such as a real dns-persist-01
+	// validator; one named http-01 or dns-01 replaces the fake.
+	Validators map[string]challenges.Validator
 }
 
 // Gateway is an in-process acmegate front end with its parts exposed.
@@ -59,8 +65,14 @@ type Gateway struct {
 	Nonces    *nonce.Service
 	Clock     *Clock
 	Validator *Validator
-	Issuer    *Issuer
-	HTTP      *httptest.Server
+	// Issuer is the active issuer; Retired are those that [Gateway.Rotate]
+	// replaced, oldest first.
+	Issuer  *Issuer
+	Retired []*Issuer
+	HTTP    *httptest.Server
+
+	opts    Options
+	current atomic.Pointer[server.Server] // what HTTP serves
 }
 
 // New starts a gateway for the test and stops it when the test ends. The
@@ -72,50 +84,60 @@ func New(t testing.TB, opts Options) *Gateway {
 		t.Fatalf("making the test CA: %v", err)
 	}
 	gw := &Gateway{Clock: NewClock(), Validator: &Validator{}, Issuer: &Issuer{inner: caIssuer},
-		Store: opts.Store, Prefix: opts.Prefix}
+		Store: opts.Store, Prefix: opts.Prefix, opts: opts}
 	if gw.Store == nil {
 		gw.Store = storetest.OpenWith(t, store.SQLite, store.Options{Now: gw.Clock.Now})
 	}
 	if gw.Prefix == "" {
 		gw.Prefix = server.Prefix
 	}
+	// The listener comes first: its address is the external URL, which
+	// the engine needs for account URLs.
+	gw.HTTP = httptest.NewUnstartedServer(nil)
+	gw.URL = "http://" + gw.HTTP.Listener.Addr().String()
 	gw.startEngine(t, opts)
 	gw.startServer(t, opts)
 	return gw
 }
 
+// Rotate replaces the gateway's intermediate as an operator's rotation
+// does: a fresh intermediate under the same test root becomes the active
+// [Gateway.Issuer], and the current one moves to [Gateway.Retired] and
+// stays loaded for the certificates it issued. The engine and the server
+// are rebuilt on the same store, nonce service, listener and URL, so
+// clients and their accounts carry on. Call it while no request is in
+// flight. It returns the retired issuer.
+func (g *Gateway) Rotate(t testing.TB) *Issuer {
+	t.Helper()
+	next, err := rotatedCA(fmt.Sprintf("acmetest Intermediate CA %d", len(g.Retired)+2))
+	if err != nil {
+		t.Fatalf("making the next intermediate: %v", err)
+	}
+	old := g.Issuer
+	g.Retired = append(g.Retired, old)
+	g.Issuer = &Issuer{inner: next}
+	var retired []state.Issuer
+	for _, r := range g.Retired {
+		retired = append(retired, r)
+	}
+	issuers, err := state.NewIssuers(g.Issuer, retired...)
+	if err != nil {
+		t.Fatalf("building the issuer set: %v", err)
+	}
+	g.Engine = g.buildEngine(t, g.opts, issuers)
+	g.Server = g.buildServer(t, g.opts)
+	g.current.Store(g.Server)
+	return old
+}
+
 // startEngine builds the state machine and the nonce service.
 func (g *Gateway) startEngine(t testing.TB, opts Options) {
 	t.Helper()
-	cfg := opts.Config
-	if cfg.ValidationWait == 0 {
-		cfg.ValidationWait = 10 * time.Second
-	}
-	if cfg.FinalizeWait == 0 {
-		cfg.FinalizeWait = 10 * time.Second
-	}
-	var err error
-	g.Engine, err = state.New(state.Options{
-		Config: cfg,
-		Store:  g.Store,
-		Issuer: g.Issuer,
-		Validators: map[string]challenges.Validator{
-			challenges.TypeHTTP01: g.Validator,
-			challenges.TypeDNS01:  g.Validator,
-		},
-		Clock:  g.Clock,
-		Logger: opts.Logger,
-	})
+	issuers, err := state.NewIssuers(g.Issuer)
 	if err != nil {
-		t.Fatalf("building the engine: %v", err)
+		t.Fatalf("building the issuer set: %v", err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := g.Engine.Close(ctx); err != nil {
-			t.Errorf("closing the engine: %v", err)
-		}
-	})
+	g.Engine = g.buildEngine(t, opts, issuers)
 
 	key := make([]byte, 32)
 	if _, err := rand.Read(key); err != nil {
@@ -130,15 +152,65 @@ func (g *Gateway) startEngine(t testing.TB, opts Options) {
 	}
 }
 
+// buildEngine builds a state machine on the gateway's store that signs
+// with the active member of issuers, and closes it when the test ends.
+func (g *Gateway) buildEngine(t testing.TB, opts Options, issuers *state.Issuers) *state.Engine {
+	t.Helper()
+	cfg := opts.Config
+	if cfg.ValidationWait == 0 {
+		cfg.ValidationWait = 10 * time.Second
+	}
+	if cfg.FinalizeWait == 0 {
+		cfg.FinalizeWait = 10 * time.Second
+	}
+	if cfg.AccountURLPrefix == "" {
+		cfg.AccountURLPrefix = g.URLFor("acct") + "/"
+	}
+	validators := map[string]challenges.Validator{
+		challenges.TypeHTTP01: g.Validator,
+		challenges.TypeDNS01:  g.Validator,
+	}
+	maps.Copy(validators, opts.Validators)
+	engine, err := state.New(state.Options{
+		Config:     cfg,
+		Store:      g.Store,
+		Issuers:    issuers,
+		Validators: validators,
+		Clock:      g.Clock,
+		Logger:     opts.Logger,
+	})
+	if err != nil {
+		t.Fatalf("building the engine: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := engine.Close(ctx); err != nil {
+			t.Errorf("closing the engine: %v", err)
+		}
+	})
+	return engine
+}
+
 // startServer builds the HTTP front end and serves it. The external URL
 // must be known before the server is built, and it is the listener's
 // address: the server is built between Listen and Start.
 func (g *Gateway) startServer(t testing.TB, opts Options) {
 	t.Helper()
-	g.HTTP = httptest.NewUnstartedServer(nil)
-	g.URL = "http://" + g.HTTP.Listener.Addr().String()
-	var err error
-	g.Server, err = server.New(server.Options{
+	g.Server = g.buildServer(t, opts)
+	g.current.Store(g.Server)
+	// The handler is looked up per request, so that Rotate can swap it.
+	g.HTTP.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		g.current.Load().Handler().ServeHTTP(w, r)
+	})
+	g.HTTP.Start()
+	t.Cleanup(g.HTTP.Close)
+}
+
+// buildServer builds the HTTP front end of the current engine.
+func (g *Gateway) buildServer(t testing.TB, opts Options) *server.Server {
+	t.Helper()
+	srv, err := server.New(server.Options{
 		ExternalURL:     g.URL,
 		Engine:          g.Engine,
 		Nonces:          g.Nonces,
@@ -152,9 +224,7 @@ func (g *Gateway) startServer(t testing.TB, opts Options) {
 	if err != nil {
 		t.Fatalf("building the server: %v", err)
 	}
-	g.HTTP.Config.Handler = g.Server.Handler()
-	g.HTTP.Start()
-	t.Cleanup(g.HTTP.Close)
+	return srv
 }
 
 // URLFor returns the URL of an ACME resource: URLFor("order", id) is

@@ -17,21 +17,43 @@ import (
 )
 
 var (
-	pkiOnce   sync.Once
-	sharedCA  *ca.Issuer
-	sharedErr error
+	pkiOnce    sync.Once
+	sharedRoot *testRoot
+	sharedCA   *ca.Issuer
+	sharedErr  error
 )
+
+// testRoot is the process-wide test root with its key, kept to sign
+// further intermediates for rotation tests.
+type testRoot struct {
+	cert *x509.Certificate
+	key  crypto.Signer
+}
 
 // testCA returns the process-wide test issuer, made on first use. Issuers
 // hold no mutable state, so gateways may share one.
 func testCA() (*ca.Issuer, error) {
-	pkiOnce.Do(func() { sharedCA, sharedErr = newTestCA() })
+	pkiOnce.Do(func() {
+		sharedRoot, sharedErr = newTestRoot()
+		if sharedErr == nil {
+			sharedCA, sharedErr = sharedRoot.newIntermediate("acmetest Intermediate CA")
+		}
+	})
 	return sharedCA, sharedErr
 }
 
-// newTestCA makes a P-256 root and intermediate valid from a day before
-// Epoch for three years, and checks them with ca.NewIssuer.
-func newTestCA() (*ca.Issuer, error) {
+// rotatedCA returns a fresh intermediate under the shared test root, as
+// an offline ceremony makes one for rotation.
+func rotatedCA(commonName string) (*ca.Issuer, error) {
+	if _, err := testCA(); err != nil {
+		return nil, err
+	}
+	return sharedRoot.newIntermediate(commonName)
+}
+
+// newTestRoot makes a P-256 root valid from a day before Epoch for three
+// years.
+func newTestRoot() (*testRoot, error) {
 	start := Epoch.Add(-24 * time.Hour)
 	rootKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -46,15 +68,20 @@ func newTestCA() (*ca.Issuer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("acmetest: parsing root: %w", err)
 	}
+	return &testRoot{cert: root, key: rootKey}, nil
+}
 
+// newIntermediate makes a P-256 intermediate under r, valid as long as
+// r, and checks it with ca.NewIssuer.
+func (r *testRoot) newIntermediate(commonName string) (*ca.Issuer, error) {
 	interKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("acmetest: generating intermediate key: %w", err)
 	}
-	interTmpl := caTemplate("acmetest Intermediate CA", start, 0, interKey.Public())
+	interTmpl := caTemplate(commonName, r.cert.NotBefore, 0, interKey.Public())
 	interTmpl.MaxPathLenZero = true
 	interTmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
-	interDER, err := x509.CreateCertificate(rand.Reader, interTmpl, root, interKey.Public(), rootKey)
+	interDER, err := x509.CreateCertificate(rand.Reader, interTmpl, r.cert, interKey.Public(), r.key)
 	if err != nil {
 		return nil, fmt.Errorf("acmetest: signing intermediate: %w", err)
 	}
@@ -62,7 +89,7 @@ func newTestCA() (*ca.Issuer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("acmetest: parsing intermediate: %w", err)
 	}
-	return ca.NewIssuer(inter, root, interKey)
+	return ca.NewIssuer(inter, r.cert, interKey)
 }
 
 func caTemplate(cn string, start time.Time, pathLen int, pub crypto.PublicKey) *x509.Certificate {

@@ -29,6 +29,9 @@ const (
 	// ChallengeTKAuth01 is the token challenge shaped after RFC 9447; the
 	// client answers it with {"tkauth": "<token>"}.
 	ChallengeTKAuth01 = "tkauth-01"
+	// ChallengeDNSPersist01 is draft-ietf-acme-dns-persist-02: the client
+	// publishes a standing record and answers with {}.
+	ChallengeDNSPersist01 = "dns-persist-01"
 )
 
 // Identifier types (RFC 8555, Section 9.7.7; RFC 8738, Section 3).
@@ -58,6 +61,11 @@ type DirectoryMeta struct {
 	CAAIdentities           []string          `json:"caaIdentities"`
 	ExternalAccountRequired bool              `json:"externalAccountRequired"`
 	Profiles                map[string]string `json:"profiles"`
+	// AccountHashPrefix and IssuerDomainNames are what a dns-persist-01
+	// record is built from (draft-ietf-acme-dns-persist-02, Sections 3.2
+	// and 4.1); empty when the server does not offer it.
+	AccountHashPrefix string   `json:"accountHashPrefix"`
+	IssuerDomainNames []string `json:"issuerDomainNames"`
 }
 
 // Identifier is what a certificate is asked for (RFC 8555, Section 7.1.3).
@@ -138,6 +146,9 @@ type Challenge struct {
 	// TKAuthType is the token type of a tkauth-01 challenge (RFC 9447,
 	// Section 3); acmegate's is "jwt".
 	TKAuthType string `json:"tkauth-type"`
+	// IssuerDomainNames are the names a dns-persist-01 record may use for
+	// the CA (draft-ietf-acme-dns-persist-02, Section 3.1).
+	IssuerDomainNames []string `json:"issuerDomainNames"`
 }
 
 // RenewalInfo is the renewal information of a certificate (RFC 9773,

@@ -27,12 +27,23 @@ func (s *Server) certificate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// The chain is that of the certificate's own issuer, which after a
+	// rotation need not be the one signing today.
+	issuer, ok := s.engine.Issuers().ByKeyID(cert.IssuerKeyID)
+	if !ok {
+		return fmt.Errorf("server: issuer %s of certificate %s is not configured",
+			cert.IssuerKeyID, cert.Serial)
+	}
 	var buf bytes.Buffer
 	if err := pem.Encode(&buf, &pem.Block{Type: "CERTIFICATE", Bytes: cert.DER}); err != nil {
 		return fmt.Errorf("server: encoding certificate: %w", err)
 	}
-	buf.Write(s.engine.Issuer().ChainPEM())
-	c.Response().Header().Add("Link", link(s.url("intermediate.pem"), "up"))
+	buf.Write(issuer.ChainPEM())
+	// No Link rel="up": the body already holds the whole chain, and
+	// clients such as acmez follow "up" with POST-as-GET and would append
+	// the intermediate a second time (RFC 8555, Section 7.4.2 meant it for
+	// formats that carry one certificate). The intermediate stays
+	// downloadable with a plain GET for operators.
 	// TODO: offer alternate chains (Link rel=alternate) when a cross-signed
 	// intermediate is configured (RFC 8555, Section 7.4.2).
 	return c.Blob(http.StatusOK, "application/pem-certificate-chain", buf.Bytes())
@@ -79,4 +90,16 @@ func (s *Server) renewalInfo(c echo.Context) error {
 	out.ExplanationURL = info.ExplanationURL
 	c.Response().Header().Set("Retry-After", fmt.Sprint(int(info.RetryAfter.Seconds())))
 	return writeJSON(c, http.StatusOK, out)
+}
+
+// intermediate serves the certificate of any configured issuer by its hex
+// key ID (intermediate.pem is the active one's), for operators and
+// clients that fetch the intermediate of a certificate issued before a
+// rotation.
+func (s *Server) intermediate(c echo.Context) error {
+	issuer, ok := s.engine.Issuers().ByKeyID(c.Param("keyid"))
+	if !ok {
+		return problem.New(problem.NotFound, "no intermediate with that key ID is configured")
+	}
+	return c.Blob(http.StatusOK, "application/x-pem-file", issuer.ChainPEM())
 }

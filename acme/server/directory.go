@@ -18,13 +18,15 @@ func (s *Server) directory(c echo.Context) error {
 	}
 	m := s.opts.Meta
 	if m.TermsOfService != "" || m.Website != "" || len(m.CAAIdentities) > 0 ||
-		m.ExternalAccountRequired || len(m.Profiles) > 0 {
+		m.ExternalAccountRequired || len(m.Profiles) > 0 || len(m.IssuerDomainNames) > 0 {
 		d.Meta = &directoryMeta{
 			TermsOfService:          m.TermsOfService,
 			Website:                 m.Website,
 			CAAIdentities:           m.CAAIdentities,
 			ExternalAccountRequired: m.ExternalAccountRequired,
 			Profiles:                m.Profiles,
+			AccountHashPrefix:       m.AccountHashPrefix,
+			IssuerDomainNames:       m.IssuerDomainNames,
 		}
 	}
 	return writeJSON(c, http.StatusOK, d)

@@ -17,6 +17,7 @@ import (
 	"github.com/acmegate/acmegate/acme/nonce"
 	"github.com/acmegate/acmegate/acme/problem"
 	"github.com/acmegate/acmegate/acme/state"
+	"github.com/acmegate/acmegate/store"
 )
 
 // Prefix is the default path under which the ACME resources live.
@@ -31,6 +32,12 @@ type Meta struct {
 	// Profiles maps profile names to descriptions (ACME profiles
 	// extension).
 	Profiles map[string]string
+	// IssuerDomainNames and AccountHashPrefix are advertised when
+	// dns-persist-01 is offered; the issuer domain names are also put in
+	// every dns-persist-01 challenge (draft-ietf-acme-dns-persist-02,
+	// Sections 3.1, 3.2 and 4.1).
+	IssuerDomainNames []string
+	AccountHashPrefix string
 }
 
 // Options configure [New].
@@ -142,8 +149,10 @@ func (s *Server) routes() *echo.Echo {
 	g.POST("/cert/:serial", s.certificate)
 	g.GET("/renewal-info/:id", s.renewalInfo)
 	g.GET("/intermediate.pem", s.pemFile(s.opts.IntermediatePEM))
+	g.GET("/intermediate/:keyid", s.intermediate)
 	g.GET("/root.pem", s.pemFile(s.opts.RootPEM))
 	g.GET("/crl", s.crl)
+	g.GET("/crl/:keyid", s.issuerCRL)
 
 	// RFC 8555, Section 6.3: resources other than the directory and
 	// new-nonce are fetched with POST-as-GET; a plain GET is refused.
@@ -284,5 +293,15 @@ func (s *Server) toProblem(err error, c echo.Context) *problem.Error {
 	}
 	reqID, _ := c.Get(ctxReqID).(string)
 	s.log.Error("request failed", "request_id", reqID, "route", c.Path(), "error", err)
+	if store.IsUnavailable(err) {
+		// The database is down, unreachable or locked: the request may
+		// succeed later, so say when to retry (SECURITY-CATALOGUE J6).
+		return &problem.Error{Type: problem.Unavailable, RetryAfter: unavailableRetryAfter,
+			Detail: "the database is unavailable; retry later"}
+	}
 	return problem.From(err)
 }
+
+// unavailableRetryAfter is the Retry-After, in seconds, of answers to
+// requests that failed because the database was unavailable.
+const unavailableRetryAfter = 5

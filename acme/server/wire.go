@@ -8,6 +8,7 @@ import (
 	"github.com/acmegate/acmegate/acme/problem"
 	"github.com/acmegate/acmegate/acme/state"
 	"github.com/acmegate/acmegate/challenges"
+	"github.com/acmegate/acmegate/challenges/dnspersist"
 )
 
 // The JSON objects of RFC 8555, Section 7.1, as they go on the wire. They
@@ -29,6 +30,11 @@ type directoryMeta struct {
 	CAAIdentities           []string          `json:"caaIdentities,omitempty"`
 	ExternalAccountRequired bool              `json:"externalAccountRequired,omitempty"`
 	Profiles                map[string]string `json:"profiles,omitempty"`
+	// AccountHashPrefix and IssuerDomainNames let clients publish
+	// dns-persist-01 records before ordering
+	// (draft-ietf-acme-dns-persist-02, Sections 3.2 and 4.1).
+	AccountHashPrefix string   `json:"accountHashPrefix,omitempty"`
+	IssuerDomainNames []string `json:"issuerDomainNames,omitempty"`
 }
 
 type accountJSON struct {
@@ -68,15 +74,20 @@ type authzJSON struct {
 }
 
 type challengeJSON struct {
-	Type      string            `json:"type"`
-	URL       string            `json:"url"`
-	Token     string            `json:"token"`
+	Type string `json:"type"`
+	URL  string `json:"url"`
+	// Token is empty, and left out, for dns-persist-01, which has none
+	// (draft-ietf-acme-dns-persist-02, Section 3.1).
+	Token     string            `json:"token,omitempty"`
 	Status    string            `json:"status"`
 	Validated string            `json:"validated,omitempty"`
 	Error     *problem.Document `json:"error,omitempty"`
 	// TKAuthType names the token type of a tkauth-01 challenge
 	// (RFC 9447, Section 3); acmegate's is "jwt".
 	TKAuthType string `json:"tkauth-type,omitempty"`
+	// IssuerDomainNames are the names a dns-persist-01 record may use for
+	// this CA (draft-ietf-acme-dns-persist-02, Section 3.1).
+	IssuerDomainNames []string `json:"issuerDomainNames,omitempty"`
 }
 
 type ordersListJSON struct {
@@ -191,8 +202,12 @@ func (s *Server) challengeJSON(c *state.Challenge) challengeJSON {
 	if c.ValidatedAt != nil {
 		out.Validated = rfc3339(*c.ValidatedAt)
 	}
-	if c.Type == challenges.TypeTKAuth01 {
+	switch c.Type {
+	case challenges.TypeTKAuth01:
 		out.TKAuthType = "jwt"
+	case dnspersist.Type:
+		out.Token = ""
+		out.IssuerDomainNames = s.opts.Meta.IssuerDomainNames
 	}
 	return out
 }

@@ -32,7 +32,8 @@ func (e *Engine) Certificate(ctx context.Context, acct *Account, serial string) 
 
 func certFromModel(row *store.Certificate) *Certificate {
 	return &Certificate{Serial: row.Serial, AccountID: row.AccountID, OrderID: row.OrderID,
-		DER: row.DER, Status: row.Status, NotBefore: row.NotBefore, NotAfter: row.NotAfter}
+		IssuerKeyID: row.IssuerKeyID, DER: row.DER, Status: row.Status,
+		NotBefore: row.NotBefore, NotAfter: row.NotAfter}
 }
 
 // Revocation reasons a subscriber may give (RFC 5280, Section 5.3.1):
@@ -202,7 +203,10 @@ func parseCertificateID(id string) (string, string, error) {
 // RenewalInfo returns the suggested renewal window of a certificate
 // (RFC 9773, Section 4.2): the last third of its lifetime starts the
 // window, which ends halfway through that third; a revoked certificate,
-// or one an operator marked for early renewal, should be renewed now.
+// or one an operator marked for early renewal, should be renewed now. The
+// certificates of an issuer that is no longer the active one get a window
+// that opens now (see [Issuers]); any configured issuer's certificates are
+// found by their authority key identifier and serial.
 func (e *Engine) RenewalInfo(ctx context.Context, certID string) (*RenewalInfo, error) {
 	akiHex, serial, err := parseCertificateID(certID)
 	if err != nil {
@@ -226,8 +230,27 @@ func (e *Engine) RenewalInfo(ctx context.Context, certID string) (*RenewalInfo, 
 		}
 		info.Start = start.Add(-time.Minute)
 		info.End = start.Add(min(time.Hour, lifetime/10))
+	} else if row.IssuerKeyID != e.issuers.ActiveKeyID() {
+		rotatedWindow(info, now, lifetime)
 	}
 	return info, nil
+}
+
+// rotatedWindow moves the renewal window of a certificate whose issuer no
+// longer signs, so that its client moves onto the active intermediate
+// well before the old one is retired. RFC 9773, Section 4.2 leaves the
+// window to the server. A window still in the future opens now instead
+// and keeps the normal width (a sixth of the lifetime) or less, so that
+// the clients of a rotated intermediate spread their renewals rather than
+// all arriving at once. A window already open is left as it is.
+func rotatedWindow(info *RenewalInfo, now time.Time, lifetime time.Duration) {
+	if !info.Start.After(now) {
+		return
+	}
+	info.Start = now.Add(-time.Minute)
+	if end := now.Add(lifetime / 6); end.Before(info.End) {
+		info.End = end
+	}
 }
 
 // checkReplaces validates the replaces field of newOrder (RFC 9773,

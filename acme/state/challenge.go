@@ -9,6 +9,7 @@ import (
 
 	"github.com/acmegate/acmegate/acme/problem"
 	"github.com/acmegate/acmegate/challenges"
+	"github.com/acmegate/acmegate/challenges/dnspersist"
 	"github.com/acmegate/acmegate/store"
 )
 
@@ -52,20 +53,7 @@ func (e *Engine) RespondChallenge(ctx context.Context, acct *Account, challengeI
 		return nil, "", problem.New(problem.Malformed, "challenge type %s is not enabled", chal.Type)
 	}
 
-	job := validationJob{
-		challengeID: chal.ID,
-		typ:         chal.Type,
-		accountID:   acct.ID,
-		authzID:     authz.ID,
-		wildcard:    authz.Wildcard,
-		req: challenges.Request{
-			Identifier:       challenges.Identifier{Type: authz.IdentifierType, Value: authz.IdentifierValue},
-			Token:            chal.Token,
-			KeyAuthorization: keyAuthorization(chal.Token, acct.Thumbprint),
-			AccountURI:       e.cfg.AccountURLPrefix + acct.ID,
-			Payload:          payload,
-		},
-	}
+	job := e.validationJobFor(chal, authz, acct.Thumbprint, payload)
 
 	// 1. Claim the challenge: pending to processing. Only one request wins.
 	err = e.store.Transact(ctx, func(tx *store.Tx) error {
@@ -101,6 +89,27 @@ func (e *Engine) RespondChallenge(ctx context.Context, acct *Account, challengeI
 	}
 	c := challengeFromModel(fresh)
 	return &c, authz.ID, nil
+}
+
+// validationJobFor builds the validation of chal for the account of authz,
+// whose key has the given thumbprint.
+func (e *Engine) validationJobFor(chal *store.Challenge, authz *store.Authorization, thumbprint string,
+	payload []byte) validationJob {
+	return validationJob{
+		challengeID: chal.ID,
+		typ:         chal.Type,
+		accountID:   authz.AccountID,
+		authzID:     authz.ID,
+		wildcard:    authz.Wildcard,
+		req: challenges.Request{
+			Identifier:       challenges.Identifier{Type: authz.IdentifierType, Value: authz.IdentifierValue},
+			Token:            chal.Token,
+			KeyAuthorization: keyAuthorization(chal.Token, thumbprint),
+			AccountURI:       e.cfg.AccountURLPrefix + authz.AccountID,
+			Payload:          payload,
+			Wildcard:         authz.Wildcard,
+		},
+	}
 }
 
 // waiter returns a channel closed when the challenge's validation ends.
@@ -240,8 +249,15 @@ func (e *Engine) recordValidation(job validationJob, record challenges.Record, v
 			if err != nil && !errors.Is(err, store.ErrConflict) {
 				return err
 			}
-			// A valid authorization is reusable for its valid lifetime.
-			if err := tx.ExtendAuthorization(job.authzID, now.Add(e.cfg.ValidAuthzLifetime)); err != nil {
+			// A valid authorization is reusable for its valid lifetime, but
+			// not past what the validation vouches for, such as a
+			// dns-persist-01 record's persistUntil
+			// (draft-ietf-acme-dns-persist-02, Section 4.1).
+			expires := now.Add(e.cfg.ValidAuthzLifetime)
+			if !record.ValidUntil.IsZero() && record.ValidUntil.Before(expires) {
+				expires = record.ValidUntil
+			}
+			if err := tx.ExtendAuthorization(job.authzID, expires); err != nil {
 				return err
 			}
 			if err := e.promoteOrdersOf(tx, job.authzID, now); err != nil {
@@ -310,4 +326,73 @@ func (e *Engine) GetChallenge(ctx context.Context, acct *Account, challengeID st
 	}
 	c := challengeFromModel(chal)
 	return &c, authz.ID, nil
+}
+
+// payloadFreeTypes are the challenge types whose validation needs nothing
+// the client posted, so an interrupted one can simply run again.
+var payloadFreeTypes = map[string]bool{
+	challenges.TypeHTTP01: true, challenges.TypeDNS01: true, challenges.TypeTLSALPN01: true,
+	dnspersist.Type: true,
+}
+
+// errValidationInterrupted fails a recovered validation that cannot be run
+// again because the client's payload is not stored.
+var errValidationInterrupted = errors.New("state: the validation was interrupted by a restart")
+
+// RecoverValidations completes validations that a crash interrupted:
+// challenges processing since before olderThan ago (and at least one
+// validation timeout, so that one still running on another replica is
+// left alone). Types that need no client payload are validated again; the
+// others, and those whose authorization has expired, become invalid with
+// serverInternal, so that the client orders again instead of polling a
+// challenge that never ends. It returns how many challenges it handled.
+func (e *Engine) RecoverValidations(ctx context.Context, olderThan time.Duration) (int, error) {
+	olderThan = max(olderThan, e.cfg.ValidationTimeout+e.cfg.Chaos.MaxValidationDelay)
+	now := e.clock.Now()
+	rows, err := e.store.Read(ctx).StuckChallenges(now.Add(-olderThan), 100)
+	if err != nil {
+		return 0, err
+	}
+	for i := range rows {
+		e.recoverValidation(ctx, &rows[i], now)
+	}
+	return len(rows), nil
+}
+
+func (e *Engine) recoverValidation(ctx context.Context, chal *store.Challenge, now time.Time) {
+	log := e.log.With("challenge_id", chal.ID, "authz_id", chal.AuthzID)
+	r := e.store.Read(ctx)
+	authz, err := r.Authorization(chal.AuthzID)
+	if err != nil {
+		log.Error("loading the authorization of a stuck challenge failed", "error", err)
+		return
+	}
+	acct, err := r.Account(authz.AccountID)
+	if err != nil {
+		log.Error("loading the account of a stuck challenge failed", "error", err)
+		return
+	}
+	job := e.validationJobFor(chal, authz, acct.KeyThumbprint, nil)
+	_, known := e.validators[chal.Type]
+	if !known || !payloadFreeTypes[chal.Type] || !now.Before(authz.Expires) {
+		if err := e.recordValidation(job, challenges.Record{}, errValidationInterrupted, now); err != nil {
+			log.Error("failing a stuck challenge failed", "error", err)
+			return
+		}
+		log.Warn("an interrupted validation cannot run again; the challenge is now invalid", "type", chal.Type)
+		return
+	}
+	// Touch the challenge so that the next round, here or on another
+	// replica, leaves it to this validation; a full queue leaves it for
+	// that round.
+	err = e.store.Transact(ctx, func(tx *store.Tx) error {
+		return tx.SetChallengeStatus(chal.ID, []string{StatusProcessing}, StatusProcessing, nil)
+	})
+	if err != nil {
+		log.Error("claiming a stuck challenge failed", "error", err)
+		return
+	}
+	if !e.enqueue(job) {
+		log.Warn("validation queue full; the stuck challenge waits for the next round")
+	}
 }

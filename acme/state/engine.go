@@ -163,7 +163,7 @@ func (c Config) Validate() error {
 type Engine struct {
 	cfg        Config
 	store      *store.Store
-	issuer     Issuer
+	issuers    *Issuers
 	validators map[string]challenges.Validator
 	caa        CAAChecker
 	policy     *policy.Engine
@@ -179,14 +179,18 @@ type Engine struct {
 	stopOnce sync.Once
 
 	crlM sync.Mutex
-	crl  cachedCRL
+	crls map[string]cachedCRL // by issuer key ID in hex
 }
 
 // Options are the dependencies of [New].
 type Options struct {
-	Config     Config
-	Store      *store.Store
-	Issuer     Issuer
+	Config Config
+	Store  *store.Store
+	// Issuer signs every certificate when Issuers is nil.
+	Issuer Issuer
+	// Issuers, when set, replaces Issuer: its active member signs, and the
+	// others serve the certificates they issued (see [Issuers]).
+	Issuers    *Issuers
 	Validators map[string]challenges.Validator
 	// CAA, when set, is asked after every successful validation; a refusal
 	// makes the authorization invalid.
@@ -207,13 +211,20 @@ func New(opts Options) (*Engine, error) {
 	if err := opts.Config.Validate(); err != nil {
 		return nil, err
 	}
-	if opts.Store == nil || opts.Issuer == nil {
+	if opts.Store == nil || (opts.Issuer == nil && opts.Issuers == nil) {
 		return nil, errors.New("state: a store and an issuer are required")
+	}
+	issuers := opts.Issuers
+	if issuers == nil {
+		var err error
+		if issuers, err = NewIssuers(opts.Issuer); err != nil {
+			return nil, err
+		}
 	}
 	e := &Engine{
 		cfg:        opts.Config.withDefaults(),
 		store:      opts.Store,
-		issuer:     opts.Issuer,
+		issuers:    issuers,
 		validators: opts.Validators,
 		caa:        opts.CAA,
 		policy:     opts.Policy,
@@ -222,6 +233,7 @@ func New(opts Options) (*Engine, error) {
 		log:        opts.Logger,
 		waiters:    map[string]chan struct{}{},
 		stop:       make(chan struct{}),
+		crls:       map[string]cachedCRL{},
 	}
 	if e.clock == nil {
 		e.clock = SystemClock{}
@@ -260,8 +272,11 @@ func (e *Engine) Close(ctx context.Context) error {
 // Config returns the effective configuration, with defaults applied.
 func (e *Engine) Config() Config { return e.cfg }
 
-// Issuer returns the issuer the engine signs with.
-func (e *Engine) Issuer() Issuer { return e.issuer }
+// Issuer returns the issuer the engine signs new certificates with.
+func (e *Engine) Issuer() Issuer { return e.issuers.Active() }
+
+// Issuers returns every issuer the engine knows, the active one included.
+func (e *Engine) Issuers() *Issuers { return e.issuers }
 
 // newID returns a random URL-safe identifier of 128 bits.
 func (e *Engine) newID() (string, error) {

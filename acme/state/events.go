@@ -27,6 +27,12 @@ const (
 	EventOrderRefused = "order.refused"
 	// EventPolicyChanged records a saved issuance policy version.
 	EventPolicyChanged = policy.EventChanged
+	// EventGrantCreated and EventGrantRevoked record an operator's
+	// ownership grant and its revocation; EventAuthorizationGranted
+	// records an authorization made valid by a grant, naming it.
+	EventGrantCreated         = "grant.created"
+	EventGrantRevoked         = "grant.revoked"
+	EventAuthorizationGranted = "authorization.granted"
 )
 
 // Outcomes recorded on audit events.

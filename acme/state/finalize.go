@@ -114,9 +114,14 @@ func (e *Engine) issue(order *Order, csr *x509.CertificateRequest, serial *big.I
 		log.Error("applying the issuance policy failed", "error", err)
 		return
 	}
+	// The active issuer is read once: the certificate, its stored issuer
+	// key ID and its CRL URL must all name the same intermediate.
+	issuer := e.issuers.Active()
+	issuerKeyID := hex.EncodeToString(issuer.KeyID())
 	req := issueRequest(order, csr, profile, now)
 	req.Serial = serial
-	cert, der, err := e.issuer.Issue(req)
+	req.Profile.CRLDistributionPoint = crlURLFor(req.Profile.CRLDistributionPoint, issuerKeyID)
+	cert, der, err := issuer.Issue(req)
 	if err != nil {
 		log.Error("signing certificate failed", "error", err)
 		e.failIssuance(ctx, order, serialHex, err)
@@ -126,7 +131,7 @@ func (e *Engine) issue(order *Order, csr *x509.CertificateRequest, serial *big.I
 		Serial:      serialHex,
 		OrderID:     order.ID,
 		AccountID:   order.AccountID,
-		IssuerKeyID: hex.EncodeToString(e.issuer.KeyID()),
+		IssuerKeyID: issuerKeyID,
 		DER:         der,
 		Names:       strings.Join(certNames(cert), ","),
 		Profile:     order.Profile,
@@ -439,9 +444,10 @@ func (e *Engine) recoverOrder(ctx context.Context, row *store.Order) {
 	}
 	serialHex := serialString(serial.Bytes())
 	err = e.store.Transact(ctx, func(tx *store.Tx) error {
-		// Touch the order so a concurrent recoverer on another replica
-		// skips it, then reserve the new serial.
-		err := tx.SetOrderStatus(row.ID, []string{StatusProcessing}, StatusProcessing, nil)
+		// Claim the order: only the recoverer that still sees the row as it
+		// was read moves its timestamp, so two recoverers (or a slow live
+		// finalize) never both sign. Then reserve the new serial.
+		err := tx.TouchProcessingOrder(row.ID, row.UpdatedAt)
 		if err != nil {
 			return err
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/acmegate/acmegate/acme/problem"
 	"github.com/acmegate/acmegate/challenges"
 	"github.com/acmegate/acmegate/challenges/deviceattest"
+	"github.com/acmegate/acmegate/challenges/dnspersist"
 	"github.com/acmegate/acmegate/store"
 )
 
@@ -89,13 +90,21 @@ func (e *Engine) NewOrder(ctx context.Context, acct *Account, req NewOrderReques
 		authzIDs = authzIDs[:0]
 		allValid := true
 		reuse := e.reuseAllowed()
+		grants, err := tx.ActiveGrants(acct.ID, acct.EABKeyID, now)
+		if err != nil {
+			return err
+		}
+		granted := map[string]string{}
 		for _, id := range ids {
-			authz, err := e.authzForOrder(tx, acct, id, profileName, now, reuse, dec)
+			authz, err := e.authzForOrder(tx, acct, id, profileName, now, reuse, dec, grants)
 			if err != nil {
 				return err
 			}
 			authzIDs = append(authzIDs, authz.ID)
 			allValid = allValid && authz.Status == StatusValid
+			if authz.GrantID != "" {
+				granted[id.Value] = authz.GrantID
+			}
 		}
 		if allValid {
 			row.Status = StatusReady
@@ -103,10 +112,13 @@ func (e *Engine) NewOrder(ctx context.Context, acct *Account, req NewOrderReques
 		if err := tx.CreateOrder(row, authzIDs); err != nil {
 			return err
 		}
+		data := map[string]any{"identifiers": ids, "profile": profileName,
+			"replaces": req.Replaces, "status": row.Status, "policy": policyAudit(dec)}
+		if len(granted) > 0 {
+			data["grants"] = granted
+		}
 		return tx.Audit(store.Event{Type: EventOrderCreated, Actor: acct.ID,
-			Subject: "order:" + orderID, Outcome: OutcomeSuccess,
-			Data: map[string]any{"identifiers": ids, "profile": profileName,
-				"replaces": req.Replaces, "status": row.Status, "policy": policyAudit(dec)}})
+			Subject: "order:" + orderID, Outcome: OutcomeSuccess, Data: data})
 	})
 	if err != nil {
 		return nil, err
@@ -139,18 +151,23 @@ func checkValidity(notBefore, notAfter *time.Time, maxLifetime time.Duration, no
 	return nil
 }
 
-// authzForOrder reuses a recent authorization of the account for the
-// identifier when reuse is on, and otherwise creates a pending one with
-// its challenges, of the types the policy decision dec allows (all when
-// dec is nil).
+// authzForOrder creates a valid authorization when one of the account's
+// active ownership grants covers the identifier; otherwise it reuses a
+// recent authorization of the account for the identifier when reuse is
+// on, and otherwise creates a pending one with its challenges, of the
+// types the policy decision dec allows (all when dec is nil).
 //
 // TODO: a reused authorization may have been validated with a challenge
 // type the governing policy rule no longer allows; reuse should skip it.
 func (e *Engine) authzForOrder(tx *store.Tx, acct *Account, id Identifier, profile string,
-	now time.Time, reuse bool, dec *policy.Decision) (*store.Authorization, error) {
+	now time.Time, reuse bool, dec *policy.Decision, grants []store.OwnershipGrant,
+) (*store.Authorization, error) {
 	value, wildcard := id.Value, false
 	if id.Type == IdentifierDNS && len(value) > 2 && value[:2] == "*." {
 		value, wildcard = value[2:], true
+	}
+	if g := grantFor(grants, id); g != nil {
+		return e.grantedAuthorization(tx, acct, id, value, wildcard, profile, g, now)
 	}
 	if reuse {
 		// Reuse only authorizations that outlive the order a little, so a
@@ -202,10 +219,11 @@ func (e *Engine) authzForOrder(tx *store.Tx, acct *Account, id Identifier, profi
 }
 
 // challengeTypesFor lists the challenge types offered for an identifier:
-// wildcards only with dns-01 (RFC 8555, Section 7.1.3), IP addresses
-// without dns-01 (RFC 8738, Section 7), and the token challenge for names
-// under the configured token domains. Only types with a validator are
-// offered.
+// wildcards only with dns-01 (RFC 8555, Section 7.1.3) or dns-persist-01
+// (draft-ietf-acme-dns-persist-02, Section 5), IP addresses without either
+// (RFC 8738, Section 7; the draft registers dns-persist-01 for dns
+// identifiers only, Section 8.1), and the token challenge for names under
+// the configured token domains. Only types with a validator are offered.
 func (e *Engine) challengeTypesFor(idType, value string, wildcard bool) []string {
 	if idType == IdentifierPermanent {
 		// Devices prove themselves by attestation only.
@@ -218,15 +236,21 @@ func (e *Engine) challengeTypesFor(idType, value string, wildcard bool) []string
 	if idType == IdentifierDNS && !wildcard && e.tokenDomain(value) {
 		types = append(slices.Clone(types), challenges.TypeTKAuth01)
 	}
+	// dns-persist-01 is offered wherever its validator is configured; it
+	// is off unless the operator enables it.
+	if _, ok := e.validators[dnspersist.Type]; ok && idType == IdentifierDNS &&
+		!slices.Contains(types, dnspersist.Type) {
+		types = append(slices.Clone(types), dnspersist.Type)
+	}
 	var out []string
 	for _, typ := range types {
 		if _, ok := e.validators[typ]; !ok {
 			continue
 		}
 		switch {
-		case wildcard && typ != challenges.TypeDNS01:
+		case wildcard && typ != challenges.TypeDNS01 && typ != dnspersist.Type:
 			continue
-		case idType == IdentifierIP && typ == challenges.TypeDNS01:
+		case idType == IdentifierIP && (typ == challenges.TypeDNS01 || typ == dnspersist.Type):
 			continue
 		case typ == challenges.TypeTKAuth01 && (wildcard || !e.tokenDomain(value)):
 			continue
@@ -338,6 +362,12 @@ func (e *Engine) DeactivateAuthorization(ctx context.Context, acct *Account, id 
 // invalidateOrdersOf makes every pending or ready order that uses the
 // authorization invalid.
 func (e *Engine) invalidateOrdersOf(tx *store.Tx, authzID, reason string) error {
+	return invalidateOrders(tx, authzID, reason)
+}
+
+// invalidateOrders is [Engine.invalidateOrdersOf] for callers without an
+// engine, such as [Grants.Revoke].
+func invalidateOrders(tx *store.Tx, authzID, reason string) error {
 	orderIDs, err := tx.OrdersForAuthz(authzID)
 	if err != nil {
 		return err

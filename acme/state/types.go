@@ -95,10 +95,13 @@ type Certificate struct {
 	Serial    string
 	AccountID string
 	OrderID   string
-	DER       []byte
-	Status    string
-	NotBefore time.Time
-	NotAfter  time.Time
+	// IssuerKeyID is the key ID, in hex, of the intermediate that signed
+	// the certificate; [Issuers.ByKeyID] finds it for the chain.
+	IssuerKeyID string
+	DER         []byte
+	Status      string
+	NotBefore   time.Time
+	NotAfter    time.Time
 }
 
 // RenewalInfo is the ACME Renewal Information answer (RFC 9773,
