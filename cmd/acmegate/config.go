@@ -57,6 +57,12 @@ type Config struct {
 	// Staging configures a second directory in client-honesty mode.
 	Staging    StagingConfig    `yaml:"staging"`
 	Challenges ChallengesConfig `yaml:"challenges"`
+	// Operator interfaces (adminapi.go, webhooks.go).
+	// Admin configures the admin API; off unless admin.listen is set.
+	Admin AdminConfig `yaml:"admin"`
+	// Webhooks are the endpoints lifecycle events are posted to.
+	Webhooks        []WebhookConfig       `yaml:"webhooks"`
+	WebhookDelivery WebhookDeliveryConfig `yaml:"webhook_delivery"`
 }
 
 // LogConfig selects the log output.
@@ -81,6 +87,29 @@ type CAConfig struct {
 	ServerNames []string `yaml:"server_names"`
 	// PKCS11, when its module is set, signs with the intermediate key held
 	// in a PKCS#11 token instead of <data>/intermediate-key.pem.
+	PKCS11 pkcs11.Config `yaml:"pkcs11"`
+	// Intermediates are further intermediates under the root of
+	// <data>/root.pem, for rotation: all of them, and the one of the data
+	// folder, stay loaded for the certificates they issued (download
+	// chains, CRLs, renewal information, revocation). Empty: only the
+	// data folder's intermediate.
+	Intermediates []IntermediateConfig `yaml:"intermediates"`
+	// Active names the intermediate that signs new certificates by the
+	// cert path of one entry of Intermediates. Empty: the data folder's.
+	Active string `yaml:"active"`
+}
+
+// IntermediateConfig is one entry of ca.intermediates: a certificate and
+// either an encrypted key file with its passphrase file or a PKCS#11 key.
+type IntermediateConfig struct {
+	// Cert is the intermediate's PEM certificate, signed by the root.
+	Cert string `yaml:"cert"`
+	// Key is its encrypted key file, as `acmegate init intermediate` writes
+	// it; PassphraseFile holds the passphrase. Both are required unless
+	// PKCS11 is set.
+	Key            string `yaml:"key"`
+	PassphraseFile string `yaml:"passphrase_file"`
+	// PKCS11, when its module is set, holds the key in a token instead.
 	PKCS11 pkcs11.Config `yaml:"pkcs11"`
 }
 
@@ -107,7 +136,7 @@ type ACMEConfig struct {
 	SQLiteSynchronous string   `yaml:"sqlite_synchronous"`
 	RecoverAfter      Duration `yaml:"recover_after"`
 	// UpkeepInterval is how often background upkeep (recovery of
-	// interrupted issuance, purging used nonces) runs. One replica at a
+	// interrupted issuance and validations, purging used nonces) runs. One replica at a
 	// time runs it, under a lease that lapses after two intervals.
 	UpkeepInterval Duration `yaml:"upkeep_interval"`
 	OrdersPageSize int      `yaml:"orders_page_size"`
@@ -190,6 +219,9 @@ type ChallengesConfig struct {
 	// DeviceAttest configures device-attest-01 for permanent-identifier
 	// identifiers.
 	DeviceAttest DeviceAttestConfig `yaml:"device_attest"`
+	// DNSPersist configures dns-persist-01 (draft-ietf-acme-dns-persist-02),
+	// off by default while the draft changes.
+	DNSPersist DNSPersistConfig `yaml:"dns_persist"`
 }
 
 // DeviceAttestConfig enables device attestation formats, each with the
@@ -284,6 +316,7 @@ func defaultConfig() Config {
 			OrdersPageSize: 3, RandomProfile: true},
 		Challenges: ChallengesConfig{HTTP01Port: 80, TLSALPN01Port: 443, DNSQuorum: 1,
 			Timeout: Duration(15 * time.Second)},
+		WebhookDelivery: defaultWebhookDelivery(),
 	}
 }
 
@@ -331,6 +364,9 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("config: ca.pkcs11: %w", err)
 		}
 	}
+	if err := c.CA.validateIntermediates(); err != nil {
+		return err
+	}
 	if _, err := ca.ParseKeyAlgorithm(c.CA.KeyAlgorithm); err != nil {
 		return fmt.Errorf("config: ca.key_algorithm: %w", err)
 	}
@@ -372,6 +408,16 @@ func (c *Config) Validate() error {
 	}
 	if len(c.Challenges.Token.Domains) > 0 && len(c.Challenges.Token.Issuers) == 0 {
 		return errors.New("config: challenges.token.domains is set but no token issuer is configured")
+	}
+	if err := c.Challenges.DNSPersist.validate(c.ACME.CAAIdentities); err != nil {
+		return err
+	}
+	// Operator interfaces (adminapi.go, webhooks.go).
+	if err := c.Admin.validate(c.Listen); err != nil {
+		return err
+	}
+	if err := validateWebhooks(c.Webhooks, c.WebhookDelivery); err != nil {
+		return err
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

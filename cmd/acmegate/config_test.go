@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -72,6 +73,7 @@ func TestConfigRefusals(t *testing.T) {
 		{"bad resolver", "challenges:\n  dns_resolvers: [10.0.0.1]\n", "host:port"},
 		{"bad log level", "log:\n  level: loud\n", "log.level"},
 		{"bad key algorithm", "ca:\n  key_algorithm: dsa\n", "key_algorithm"},
+		{"zero upkeep interval", "acme:\n  upkeep_interval: 0s\n", "upkeep_interval"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -132,5 +134,21 @@ func TestVersionCommand(t *testing.T) {
 	}
 	if !strings.HasPrefix(out.String(), "acmegate ") {
 		t.Fatalf("got %q, want it to start with %q", out.String(), "acmegate ")
+	}
+}
+
+// TestDevCARefusedWithSharedDatabase checks that serve does not make a
+// development CA of its own when the database is shared by replicas.
+func TestDevCARefusedWithSharedDatabase(t *testing.T) {
+	t.Parallel()
+	cfg := defaultConfig()
+	cfg.Data = t.TempDir()
+	cfg.DB = "postgres://acmegate@db.internal/acmegate"
+	err := ensureDevCA(cfg, slog.New(slog.DiscardHandler))
+	if err == nil || !strings.Contains(err.Error(), "acmegate init") {
+		t.Fatalf("got %v, want an error telling to run acmegate init", err)
+	}
+	if _, statErr := os.Stat(filepath.Join(cfg.Data, "root.pem")); !os.IsNotExist(statErr) {
+		t.Fatalf("a CA was written to the data folder: %v", statErr)
 	}
 }

@@ -107,6 +107,7 @@ passphrases read from files or prompted for. serve never opens the root key.`,
 	f.StringVar(&hsm.PINFile, "hsm-pin-file", "", "file holding the token PIN")
 	f.StringVar(&hsm.KeyLabel, "hsm-key-label", "acmegate-intermediate", "label of the intermediate key in the token")
 	f.DurationVar(&interValidity, "intermediate-validity", 3*365*24*time.Hour, "intermediate certificate validity")
+	cmd.AddCommand(initIntermediateCommand())
 	return cmd
 }
 

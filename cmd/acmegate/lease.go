@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"log/slog"
 	"os"
 	"time"
@@ -18,25 +16,30 @@ const (
 	retentionLease = "retention"
 )
 
-// replicaID returns an identifier for this process as a lease holder: the
-// host name, for operators reading the leases table, and random bytes,
-// because several replicas may share a host.
-func replicaID() string {
+// replicaID returns this process's name as a lease holder: the host name
+// and the address its ACME listener is bound to. No two live processes
+// share both (the listener is bound before any lease is claimed), and a
+// replica restarted after a crash gets the same name back, so it resumes
+// its own lease at once instead of waiting for it to lapse. Long host
+// names are cut so the name fits the holder column.
+func replicaID(listenAddr string) string {
 	host, err := os.Hostname()
 	if err != nil || host == "" {
 		host = "acmegate"
 	}
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	return truncateHost(host, 40) + "-" + hex.EncodeToString(b)
+	room := max(maxHolderLen-len(listenAddr)-1, 8)
+	if len(host) > room {
+		host = host[:room]
+	}
+	id := host + "/" + listenAddr
+	if len(id) > maxHolderLen {
+		id = id[len(id)-maxHolderLen:]
+	}
+	return id
 }
 
-func truncateHost(host string, n int) string {
-	if len(host) > n {
-		return host[:n]
-	}
-	return host
-}
+// maxHolderLen is the size of the holder column of [store.Lease].
+const maxHolderLen = 64
 
 // lease claims one named store lease for this process on every round of a
 // background loop. Each loop has its own lease value; it is not safe for

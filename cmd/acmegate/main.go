@@ -33,8 +33,12 @@ func rootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCommand(), initCommand(), versionCommand(), eabCommand(), auditCommand(), certsCommand(), reportCommand(), tokenCommand(),
-		migrateCommand(), policyCommand(), requestCommand())
+	root.AddCommand(
+		serveCommand(), initCommand(), versionCommand(), migrateCommand(),
+		eabCommand(), policyCommand(), grantsCommand(), tokenCommand(), adminCommand(),
+		certsCommand(), reportCommand(), auditCommand(),
+		requestCommand(),
+	)
 	return root
 }
 

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -25,7 +26,6 @@ import (
 	"github.com/acmegate/acmegate/acme/server"
 	"github.com/acmegate/acmegate/acme/state"
 	"github.com/acmegate/acmegate/ca"
-	"github.com/acmegate/acmegate/ca/pkcs11"
 	"github.com/acmegate/acmegate/store"
 )
 
@@ -123,7 +123,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := ensureDevCA(cfg, log); err != nil {
 		return err
 	}
-	issuer, closeSigner, err := loadIssuer(cfg)
+	issuer, issuers, closeSigner, err := loadIssuers(cfg, log)
 	if err != nil {
 		return err
 	}
@@ -144,7 +144,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	engine, err := buildEngine(cfg, st, issuer, log, false)
+	engine, err := buildEngine(cfg, st, issuers, log, false)
 	if err != nil {
 		return err
 	}
@@ -159,7 +159,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	mux.Handle("/", srv.Handler())
 	engines := []*state.Engine{engine}
 	if cfg.Staging.Enabled {
-		stagingEngine, err := buildEngine(cfg, st, issuer, log, true)
+		stagingEngine, err := buildEngine(cfg, st, issuers, log, true)
 		if err != nil {
 			return err
 		}
@@ -193,7 +193,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	replica := replicaID()
+	replica := replicaID(ln.Addr().String())
 	log.Info("acmegate started", "version", version, "directory", srv.DirectoryURL(),
 		"listen", ln.Addr().String(), "database", string(st.Dialect()), "replica", replica,
 		"root_certificate", filepath.Join(cfg.Data, "root.pem"),
@@ -207,8 +207,19 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	interval := time.Duration(cfg.ACME.UpkeepInterval)
 	go upkeep(bgCtx, newLease(st, upkeepLease, replica, 2*interval, log), engines, nonces,
 		time.Duration(cfg.ACME.RecoverAfter), interval, log)
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() { errc <- hs.ServeTLS(ln, "", "") }()
+	// Operator interfaces (adminapi.go, webhooks.go).
+	adminSrv, err := startAdmin(cfg, st, engine, issuer, reg, log, errc)
+	if err != nil {
+		return err
+	}
+	if adminSrv != nil {
+		defer adminSrv.Close()
+	}
+	if err := startWebhooks(bgCtx, cfg, st, replica, reg, log); err != nil {
+		return err
+	}
 	if cfg.HTTPListen != "" {
 		plain, err := plainListener(cfg, srv, st, reg, hs, errc)
 		if err != nil {
@@ -283,6 +294,7 @@ func plainListener(cfg Config, srv *server.Server, st *store.Store, reg *prometh
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
 	mux.Handle(server.Prefix+"/crl", srv.CRLHandler())
+	mux.Handle(server.Prefix+"/crl/", srv.CRLHandler())
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	mux.HandleFunc("/readyz", readiness(st))
@@ -305,10 +317,10 @@ func readiness(st *store.Store) http.HandlerFunc {
 	}
 }
 
-// upkeep completes interrupted issuance and purges used nonces every
-// interval, on whichever replica holds the upkeep lease. The holder renews
-// it each round; when the holder dies, the lease lapses and another
-// replica takes the work over within two intervals.
+// upkeep completes interrupted issuance and validations and purges used
+// nonces every interval, on whichever replica holds the upkeep lease. The
+// holder renews it each round; when the holder dies, the lease lapses and
+// another replica takes the work over within two intervals.
 func upkeep(ctx context.Context, l *lease, engines []*state.Engine, nonces *nonce.Service,
 	recoverAfter, interval time.Duration, log *slog.Logger) {
 	tick := time.NewTicker(interval)
@@ -334,6 +346,11 @@ func upkeepOnce(ctx context.Context, engines []*state.Engine, nonces *nonce.Serv
 		} else if n > 0 {
 			log.Warn("recovered interrupted issuance", "orders", n)
 		}
+		if n, err := engine.RecoverValidations(ctx, recoverAfter); err != nil {
+			log.Error("recovering interrupted validations failed", "error", err)
+		} else if n > 0 {
+			log.Warn("recovered interrupted validations", "challenges", n)
+		}
 	}
 	if _, err := nonces.Purge(ctx); err != nil && ctx.Err() == nil {
 		log.Error("purging nonces failed", "error", err)
@@ -346,6 +363,13 @@ func upkeepOnce(ctx context.Context, engines []*state.Engine, nonces *nonce.Serv
 func ensureDevCA(cfg Config, log *slog.Logger) error {
 	if _, err := os.Stat(filepath.Join(cfg.Data, "intermediate.pem")); err == nil {
 		return nil
+	}
+	// Replicas on a shared database must share one CA: a development CA
+	// made by whichever replica starts first would split them.
+	if u := cfg.dbURL(); !strings.HasPrefix(u, "sqlite://") {
+		return fmt.Errorf("%s holds no intermediate.pem: with a shared database (%s), run acmegate "+
+			"init once and copy the data folder's CA files to every replica", cfg.Data,
+			strings.SplitN(u, "://", 2)[0])
 	}
 	alg, err := ca.ParseKeyAlgorithm(cfg.CA.KeyAlgorithm)
 	if err != nil {
@@ -380,32 +404,4 @@ func randomPassphrase() []byte {
 	b := make([]byte, 24)
 	_, _ = rand.Read(b)
 	return []byte(base64.RawURLEncoding.EncodeToString(b))
-}
-
-// loadIssuer loads the intermediate from the data folder with its key from
-// the encrypted key file or, when configured, from a PKCS#11 token. The
-// returned function releases the token.
-func loadIssuer(cfg Config) (*ca.Issuer, func(), error) {
-	if cfg.CA.PKCS11.Module != "" {
-		tok, err := pkcs11.Open(cfg.CA.PKCS11)
-		if err != nil {
-			return nil, nil, err
-		}
-		issuer, err := tok.LoadIssuer(cfg.Data, cfg.CA.PKCS11.KeyLabel)
-		if err != nil {
-			_ = tok.Close()
-			return nil, nil, err
-		}
-		return issuer, func() { _ = tok.Close() }, nil
-	}
-	passFile := cfg.CA.IntermediatePassphraseFile
-	if passFile == "" {
-		passFile = filepath.Join(cfg.Data, "intermediate.pass")
-	}
-	pass, err := ca.ReadPassphraseFile(passFile)
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading intermediate passphrase: %w", err)
-	}
-	issuer, err := ca.LoadIssuer(cfg.Data, pass)
-	return issuer, func() {}, err
 }

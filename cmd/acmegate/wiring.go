@@ -33,7 +33,7 @@ import (
 
 // buildEngine wires the validators and the state machine from cfg; staging
 // selects the client-honesty directory's engine.
-func buildEngine(cfg Config, st *store.Store, issuer *ca.Issuer, log *slog.Logger,
+func buildEngine(cfg Config, st *store.Store, issuers *state.Issuers, log *slog.Logger,
 	staging bool) (*state.Engine, error) {
 	profiles, _, err := cfg.profiles()
 	if err != nil {
@@ -81,6 +81,9 @@ func buildEngine(cfg Config, st *store.Store, issuer *ca.Issuer, log *slog.Logge
 		}
 		log = log.With("directory", directory)
 	}
+	if err := addDNSPersistValidator(cfg, res, timeout, directory, validators); err != nil {
+		return nil, err
+	}
 	return state.New(state.Options{
 		Config: state.Config{
 			Directory:             directory,
@@ -111,7 +114,7 @@ func buildEngine(cfg Config, st *store.Store, issuer *ca.Issuer, log *slog.Logge
 			},
 		},
 		Store:      st,
-		Issuer:     issuer,
+		Issuers:    issuers,
 		Validators: validators,
 		CAA:        caaChecker,
 		Logger:     log,
@@ -205,5 +208,10 @@ func buildServer(cfg Config, engine *state.Engine, nonces *nonce.Service, issuer
 		opts.OrdersPageSize = cfg.Staging.OrdersPageSize
 		opts.Logger = log.With("directory", strings.TrimPrefix(cfg.Staging.Prefix, "/"))
 	}
+	directory := "acme"
+	if staging {
+		directory = strings.TrimPrefix(cfg.Staging.Prefix, "/")
+	}
+	setDNSPersistMeta(cfg, directory, &opts.Meta)
 	return server.New(opts)
 }
