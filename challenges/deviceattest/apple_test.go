@@ -4,19 +4,19 @@ import (
 	"crypto"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/asn1"
 	"testing"
 	"time"
 
 	"github.com/acmegate/acmegate/challenges"
 	"github.com/acmegate/acmegate/challenges/challtest"
 	"github.com/acmegate/acmegate/challenges/deviceattest"
+	"github.com/acmegate/acmegate/challenges/deviceattest/attesttest"
 )
 
 var (
-	oidAppleSerial = asn1.ObjectIdentifier{1, 2, 840, 113635, 100, 8, 9, 1}
-	oidAppleUDID   = asn1.ObjectIdentifier{1, 2, 840, 113635, 100, 8, 9, 2}
-	oidAppleNonce  = asn1.ObjectIdentifier{1, 2, 840, 113635, 100, 8, 11, 1}
+	oidAppleSerial = attesttest.OIDAppleSerial
+	oidAppleUDID   = attesttest.OIDAppleUDID
+	oidAppleNonce  = attesttest.OIDAppleNonce
 )
 
 const (
@@ -35,7 +35,7 @@ func appleLeaf(t testing.TB, ca *testCA, pub crypto.PublicKey, nonce []byte) *x5
 	if nonce != nil {
 		exts = append(exts, pkix.Extension{Id: oidAppleNonce, Value: nonce})
 	}
-	return ca.issue(t, &x509.Certificate{
+	return ca.Issue(t, &x509.Certificate{
 		Subject:         pkix.Name{CommonName: "device attestation"},
 		ExtraExtensions: exts,
 	}, pub)
@@ -55,17 +55,17 @@ func TestApple(t *testing.T) {
 	v := roots.validator(t)
 	key := newP256(t)
 	body := func(ca *testCA, nonce []byte) []byte {
-		return applePayload(t, ca.chain(appleLeaf(t, ca, key.Public(), nonce)))
+		return applePayload(t, ca.Chain(appleLeaf(t, ca, key.Public(), nonce)))
 	}
 	good := body(roots.apple, sum256(keyAuth))
 	leafOnly := [][]byte{appleLeaf(t, roots.apple, key.Public(), sum256(keyAuth)).Raw}
 
-	expired := roots.apple.issue(t, &x509.Certificate{
+	expired := roots.apple.Issue(t, &x509.Certificate{
 		NotBefore:       now.Add(-48 * time.Hour),
 		NotAfter:        now.Add(-24 * time.Hour),
 		ExtraExtensions: []pkix.Extension{{Id: oidAppleNonce, Value: sum256(keyAuth)}},
 	}, key.Public())
-	caLeaf := roots.apple.issue(t, &x509.Certificate{
+	caLeaf := roots.apple.Issue(t, &x509.Certificate{
 		IsCA:                  true,
 		BasicConstraintsValid: true,
 		ExtraExtensions:       []pkix.Extension{{Id: oidAppleNonce, Value: sum256(keyAuth)}},
@@ -126,14 +126,14 @@ func TestApple(t *testing.T) {
 		{
 			name:       "expired",
 			value:      appleSerial,
-			body:       applePayload(t, roots.apple.chain(expired)),
+			body:       applePayload(t, roots.apple.Chain(expired)),
 			wantKind:   deviceattest.KindBadAttestationStatement,
 			wantDetail: "expired",
 		},
 		{
 			name:       "leaf is a CA",
 			value:      appleSerial,
-			body:       applePayload(t, roots.apple.chain(caLeaf)),
+			body:       applePayload(t, roots.apple.Chain(caLeaf)),
 			wantKind:   deviceattest.KindBadAttestationStatement,
 			wantDetail: "is a CA certificate",
 		},
@@ -162,8 +162,8 @@ func TestApple(t *testing.T) {
 			name:  "x5c too long",
 			value: appleSerial,
 			body: applePayload(t, [][]byte{
-				roots.apple.inter.Raw, roots.apple.inter.Raw, roots.apple.inter.Raw,
-				roots.apple.inter.Raw, roots.apple.inter.Raw,
+				roots.apple.Inter.Raw, roots.apple.Inter.Raw, roots.apple.Inter.Raw,
+				roots.apple.Inter.Raw, roots.apple.Inter.Raw,
 			}),
 			wantKind:   deviceattest.KindBadAttestationStatement,
 			wantDetail: "at most 4",
@@ -224,7 +224,7 @@ func TestAppleTokenNonce(t *testing.T) {
 	t.Parallel()
 	roots := newTestRoots(t)
 	v, err := deviceattest.New(deviceattest.Options{
-		Roots:           deviceattest.Roots{Apple: roots.apple.pool},
+		Roots:           deviceattest.Roots{Apple: roots.apple.Pool},
 		Formats:         []string{deviceattest.FormatApple},
 		Now:             func() time.Time { return now },
 		AppleTokenNonce: true,
@@ -245,7 +245,7 @@ func TestAppleTokenNonce(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			body := applePayload(t, roots.apple.chain(appleLeaf(t, roots.apple, key.Public(), tt.nonce)))
+			body := applePayload(t, roots.apple.Chain(appleLeaf(t, roots.apple, key.Public(), tt.nonce)))
 			res, err := v.Verify(ctx, request(deviceattest.IdentifierPermanent, appleUDID, body))
 			challtest.WantError(t, err, tt.wantKind, "")
 			if tt.wantKind == "" {

@@ -186,7 +186,7 @@ func TestValidateRecord(t *testing.T) {
 	roots := newTestRoots(t)
 	clock := now
 	v, err := deviceattest.New(deviceattest.Options{
-		Roots:   deviceattest.Roots{Step: roots.step.pool},
+		Roots:   deviceattest.Roots{Step: roots.step.Pool},
 		Formats: []string{deviceattest.FormatStep},
 		Now: func() time.Time {
 			clock = clock.Add(time.Second)
@@ -198,7 +198,7 @@ func TestValidateRecord(t *testing.T) {
 	}
 	key := newP256(t)
 	leaf := yubikeyLeaf(t, roots.step, key.Public(), mustASN1(t, yubikeySerial))
-	body := stepPayload(t, roots.step.chain(leaf), signKeyAuth(t, key, keyAuth))
+	body := stepPayload(t, roots.step.Chain(leaf), signKeyAuth(t, key, keyAuth))
 
 	rec, err := v.Validate(ctx, request(deviceattest.IdentifierPermanent, "12345678", body))
 	if err != nil {

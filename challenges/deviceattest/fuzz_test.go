@@ -73,12 +73,12 @@ func fuzzSeeds(f *testing.F, roots *testRoots) [][]byte {
 	f.Helper()
 	key := newP256(f)
 	apple := attObj(f, deviceattest.FormatApple, map[string]any{
-		"x5c": roots.apple.chain(appleLeaf(f, roots.apple, key.Public(), sum256(keyAuth))),
+		"x5c": roots.apple.Chain(appleLeaf(f, roots.apple, key.Public(), sum256(keyAuth))),
 	})
 
 	leaf := yubikeyLeaf(f, roots.step, key.Public(), mustASN1(f, yubikeySerial))
 	step := attObj(f, deviceattest.FormatStep, map[string]any{
-		"x5c": roots.step.chain(leaf),
+		"x5c": roots.step.Chain(leaf),
 		"sig": mustCBOR(f, signKeyAuth(f, key, keyAuth)),
 	})
 

@@ -5,22 +5,15 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/asn1"
-	"encoding/base64"
-	"encoding/json"
-	"math/big"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/fxamacker/cbor/v2"
-
 	"github.com/acmegate/acmegate/challenges"
 	"github.com/acmegate/acmegate/challenges/deviceattest"
+	"github.com/acmegate/acmegate/challenges/deviceattest/attesttest"
 )
 
 const (
@@ -37,80 +30,16 @@ var (
 	now = time.Date(2026, 9, 1, 12, 0, 0, 0, time.UTC)
 )
 
-// testCA is a root and an intermediate that issues attestation
+// testCA is a root and an intermediate that issue attestation
 // certificates, like a vendor's attestation PKI.
-type testCA struct {
-	root     *x509.Certificate
-	inter    *x509.Certificate
-	interKey crypto.Signer
-	pool     *x509.CertPool
-}
+type testCA = attesttest.CA
 
 // newTestCA returns a CA whose keys derive from name, so that every
 // process of a fuzzing run trusts the same roots.
 func newTestCA(t testing.TB, name string) *testCA {
 	t.Helper()
-	rootKey := fixedP256(t, name+" root")
-	root := createCert(t, &x509.Certificate{
-		Subject:               pkix.Name{CommonName: name + " Root CA"},
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign,
-	}, nil, rootKey.Public(), rootKey)
-	interKey := fixedP256(t, name+" intermediate")
-	inter := createCert(t, &x509.Certificate{
-		Subject:               pkix.Name{CommonName: name + " Attestation CA"},
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign,
-	}, root, interKey.Public(), rootKey)
-	pool := x509.NewCertPool()
-	pool.AddCert(root)
-	return &testCA{root: root, inter: inter, interKey: interKey, pool: pool}
-}
-
-// issue signs an end-entity certificate for pub with the intermediate.
-func (ca *testCA) issue(
-	t testing.TB,
-	tmpl *x509.Certificate,
-	pub crypto.PublicKey,
-) *x509.Certificate {
-	t.Helper()
-	return createCert(t, tmpl, ca.inter, pub, ca.interKey)
-}
-
-// chain returns the x5c array for leaf: the leaf, then the intermediate.
-func (ca *testCA) chain(leaf *x509.Certificate) [][]byte {
-	return [][]byte{leaf.Raw, ca.inter.Raw}
-}
-
-// serial numbers the test certificates; tests run in parallel.
-var serial atomic.Int64
-
-func createCert(
-	t testing.TB,
-	tmpl, parent *x509.Certificate,
-	pub crypto.PublicKey,
-	key crypto.Signer,
-) *x509.Certificate {
-	t.Helper()
-	tmpl.SerialNumber = big.NewInt(serial.Add(1))
-	if tmpl.NotBefore.IsZero() {
-		tmpl.NotBefore = now.Add(-time.Hour)
-		tmpl.NotAfter = now.Add(365 * 24 * time.Hour)
-	}
-	if parent == nil {
-		parent = tmpl
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, key)
-	if err != nil {
-		t.Fatalf("creating certificate: %v", err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatalf("parsing certificate: %v", err)
-	}
-	return cert
+	return attesttest.NewCAWithKeys(t, name, now,
+		fixedP256(t, name+" root"), fixedP256(t, name+" intermediate"))
 }
 
 // fixedP256 returns the P-256 key whose scalar is SHA-256(label).
@@ -123,31 +52,14 @@ func fixedP256(t testing.TB, label string) *ecdsa.PrivateKey {
 	return key
 }
 
-func newP256(t testing.TB) *ecdsa.PrivateKey {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatalf("generating key: %v", err)
-	}
-	return key
-}
-
-// attObj encodes an attestation object with the given format and
-// statement.
-func attObj(t testing.TB, format string, stmt any) []byte {
-	t.Helper()
-	return mustCBOR(t, map[string]any{"fmt": format, "attStmt": stmt})
-}
-
-// payload wraps CBOR bytes as the challenge response {"attObj": ...}.
-func payload(t testing.TB, raw []byte) []byte {
-	t.Helper()
-	p, err := json.Marshal(map[string]string{"attObj": base64.RawURLEncoding.EncodeToString(raw)})
-	if err != nil {
-		t.Fatalf("encoding payload: %v", err)
-	}
-	return p
-}
+// Statement helpers shared with other packages' tests.
+var (
+	newP256     = attesttest.NewP256
+	attObj      = attesttest.AttObj
+	payload     = attesttest.Payload
+	mustCBOR    = attesttest.MustCBOR
+	signKeyAuth = attesttest.SignKeyAuth
+)
 
 func request(typ, value string, body []byte) challenges.Request {
 	return challenges.Request{
@@ -179,7 +91,7 @@ func (r *testRoots) validator(t testing.TB, formats ...string) *deviceattest.Val
 		formats = []string{deviceattest.FormatApple, deviceattest.FormatTPM, deviceattest.FormatStep}
 	}
 	v, err := deviceattest.New(deviceattest.Options{
-		Roots:   deviceattest.Roots{Apple: r.apple.pool, TPM: r.tpm.pool, Step: r.step.pool},
+		Roots:   deviceattest.Roots{Apple: r.apple.Pool, TPM: r.tpm.Pool, Step: r.step.Pool},
 		Formats: formats,
 		Now:     func() time.Time { return now },
 	})
@@ -234,14 +146,4 @@ func mustASN1(t testing.TB, v any) []byte {
 		t.Fatalf("encoding ASN.1: %v", err)
 	}
 	return der
-}
-
-// mustCBOR CBOR-encodes v.
-func mustCBOR(t testing.TB, v any) []byte {
-	t.Helper()
-	raw, err := cbor.Marshal(v)
-	if err != nil {
-		t.Fatalf("encoding CBOR: %v", err)
-	}
-	return raw
 }

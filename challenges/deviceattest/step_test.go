@@ -7,19 +7,17 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
-	"crypto/sha512"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/asn1"
 	"testing"
 
 	"github.com/acmegate/acmegate/challenges"
 	"github.com/acmegate/acmegate/challenges/challtest"
 	"github.com/acmegate/acmegate/challenges/deviceattest"
+	"github.com/acmegate/acmegate/challenges/deviceattest/attesttest"
 )
 
-var oidYubicoSerial = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 41482, 3, 7}
+var oidYubicoSerial = attesttest.OIDYubicoSerial
 
 const yubikeySerial = 12345678
 
@@ -36,36 +34,7 @@ func yubikeyLeaf(
 	if serialDER != nil {
 		tmpl.ExtraExtensions = []pkix.Extension{{Id: oidYubicoSerial, Value: serialDER}}
 	}
-	return ca.issue(t, tmpl, pub)
-}
-
-// signKeyAuth signs msg the way a step client does for the attested key.
-func signKeyAuth(t testing.TB, key crypto.Signer, msg string) []byte {
-	t.Helper()
-	var (
-		digest []byte
-		opts   crypto.SignerOpts
-	)
-	switch pub := key.Public().(type) {
-	case ed25519.PublicKey:
-		digest, opts = []byte(msg), crypto.Hash(0)
-	case *ecdsa.PublicKey:
-		if pub.Curve == elliptic.P384() {
-			sum := sha512.Sum384([]byte(msg))
-			digest, opts = sum[:], crypto.SHA384
-			break
-		}
-		sum := sha256.Sum256([]byte(msg))
-		digest, opts = sum[:], crypto.SHA256
-	default:
-		sum := sha256.Sum256([]byte(msg))
-		digest, opts = sum[:], crypto.SHA256
-	}
-	sig, err := key.Sign(rand.Reader, digest, opts)
-	if err != nil {
-		t.Fatalf("signing: %v", err)
-	}
-	return sig
+	return ca.Issue(t, tmpl, pub)
 }
 
 // stepPayload builds a step statement; sig is wrapped in a CBOR byte
@@ -105,7 +74,7 @@ func TestStep(t *testing.T) {
 	}
 	good := func(key crypto.Signer) []byte {
 		leaf := yubikeyLeaf(t, roots.step, key.Public(), serialDER)
-		return stepPayload(t, roots.step.chain(leaf), signKeyAuth(t, key, keyAuth))
+		return stepPayload(t, roots.step.Chain(leaf), signKeyAuth(t, key, keyAuth))
 	}
 	leaf := yubikeyLeaf(t, roots.step, p256.Public(), serialDER)
 	stranger := newTestCA(t, "Stranger")
@@ -131,34 +100,34 @@ func TestStep(t *testing.T) {
 		},
 		{
 			name:       "signature over another key authorization",
-			body:       stepPayload(t, roots.step.chain(leaf), signKeyAuth(t, p256, otherKeyAuth)),
+			body:       stepPayload(t, roots.step.Chain(leaf), signKeyAuth(t, p256, otherKeyAuth)),
 			wantKind:   deviceattest.KindBadAttestationStatement,
 			wantDetail: "sig is not a signature of this challenge's key authorization",
 		},
 		{
 			name:       "signature by another key",
-			body:       stepPayload(t, roots.step.chain(leaf), signKeyAuth(t, newP256(t), keyAuth)),
+			body:       stepPayload(t, roots.step.Chain(leaf), signKeyAuth(t, newP256(t), keyAuth)),
 			wantKind:   deviceattest.KindBadAttestationStatement,
 			wantDetail: "sig is not a signature",
 		},
 		{
 			name: "sig bytes not CBOR",
 			body: payload(t, attObj(t, deviceattest.FormatStep, map[string]any{
-				"x5c": roots.step.chain(leaf), "sig": signKeyAuth(t, p256, keyAuth),
+				"x5c": roots.step.Chain(leaf), "sig": signKeyAuth(t, p256, keyAuth),
 			})),
 			wantKind:   deviceattest.KindBadAttestationStatement,
 			wantDetail: "sig is not a CBOR byte string",
 		},
 		{
 			name:       "untrusted root",
-			body:       stepPayload(t, stranger.chain(strangerLeaf), signKeyAuth(t, p256, keyAuth)),
+			body:       stepPayload(t, stranger.Chain(strangerLeaf), signKeyAuth(t, p256, keyAuth)),
 			wantKind:   deviceattest.KindBadAttestationStatement,
 			wantDetail: "does not chain to a trusted root",
 		},
 		{
 			name: "no serial extension",
 			body: stepPayload(t,
-				roots.step.chain(yubikeyLeaf(t, roots.step, p256.Public(), nil)),
+				roots.step.Chain(yubikeyLeaf(t, roots.step, p256.Public(), nil)),
 				signKeyAuth(t, p256, keyAuth)),
 			wantKind:   deviceattest.KindBadAttestationStatement,
 			wantDetail: "no YubiKey serial number",
@@ -166,7 +135,7 @@ func TestStep(t *testing.T) {
 		{
 			name: "serial extension not an integer",
 			body: stepPayload(t,
-				roots.step.chain(yubikeyLeaf(t, roots.step, p256.Public(), mustASN1(t, "12345678"))),
+				roots.step.Chain(yubikeyLeaf(t, roots.step, p256.Public(), mustASN1(t, "12345678"))),
 				signKeyAuth(t, p256, keyAuth)),
 			wantKind:   deviceattest.KindBadAttestationStatement,
 			wantDetail: "serial number extension is malformed",
@@ -174,7 +143,7 @@ func TestStep(t *testing.T) {
 		{
 			name: "negative serial",
 			body: stepPayload(t,
-				roots.step.chain(yubikeyLeaf(t, roots.step, p256.Public(), mustASN1(t, -5))),
+				roots.step.Chain(yubikeyLeaf(t, roots.step, p256.Public(), mustASN1(t, -5))),
 				signKeyAuth(t, p256, keyAuth)),
 			wantKind:   deviceattest.KindBadAttestationStatement,
 			wantDetail: "serial number extension is malformed",

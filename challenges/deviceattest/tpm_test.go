@@ -108,7 +108,7 @@ func akCertificate(
 			{Id: oidEKU, Value: mustASN1(t, []asn1.ObjectIdentifier{oidAIKCertificate})},
 		}
 	}
-	return ca.issue(t, &x509.Certificate{ExtraExtensions: exts}, pub)
+	return ca.Issue(t, &x509.Certificate{ExtraExtensions: exts}, pub)
 }
 
 // tpmStatement is a tpm attStmt under construction.
@@ -271,7 +271,7 @@ func (c *craftedTPM) statement(t testing.TB) tpmStatement {
 	return tpmStatement{
 		Ver:      "2.0",
 		Alg:      -7,
-		X5C:      c.ca.chain(c.akCert),
+		X5C:      c.ca.Chain(c.akCert),
 		Sig:      akSign(t, c.ak, crypto.SHA256, false, certInfo),
 		CertInfo: certInfo,
 		PubArea:  pubArea,
@@ -310,7 +310,7 @@ func TestTPMCrafted(t *testing.T) {
 		return tpmStatement{
 			Ver:      "2.0",
 			Alg:      alg,
-			X5C:      roots.tpm.chain(akCertificate(t, roots.tpm, rsaAK.Public())),
+			X5C:      roots.tpm.Chain(akCertificate(t, roots.tpm, rsaAK.Public())),
 			Sig:      akSign(t, rsaAK, crypto.SHA256, pss, rsaCertInfo),
 			CertInfo: rsaCertInfo,
 			PubArea:  tpm2.Marshal(rsaPub),
@@ -343,7 +343,7 @@ func TestTPMCrafted(t *testing.T) {
 	exportablePub := eccPublic(&c.key.PublicKey, exportable)
 	h384 := sha512.Sum384(good.CertInfo)
 	stranger := newTestCA(t, "Stranger")
-	strangerChain := stranger.chain(akCertificate(t, stranger, c.ak.Public()))
+	strangerChain := stranger.Chain(akCertificate(t, stranger, c.ak.Public()))
 	signedBy := func(ak crypto.Signer, hash crypto.Hash) tpmStatement {
 		return with(func(s *tpmStatement) { s.Sig = akSign(t, ak, hash, false, s.CertInfo) })
 	}
@@ -366,14 +366,14 @@ func TestTPMCrafted(t *testing.T) {
 			name: "AK certificate with a DNS name too",
 			stmt: with(func(s *tpmStatement) {
 				dns := asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 2, Bytes: []byte("ak.test")}
-				s.X5C = roots.tpm.chain(akCertificateWithSAN(t, roots.tpm, c.ak.Public(), akSAN(t, dns)))
+				s.X5C = roots.tpm.Chain(akCertificateWithSAN(t, roots.tpm, c.ak.Public(), akSAN(t, dns)))
 			}),
 		},
 		{
 			name: "AK certificate with a malformed PermanentIdentifier",
 			stmt: with(func(s *tpmStatement) {
 				broken := otherName(t, oidPermanentID, 42)
-				s.X5C = roots.tpm.chain(akCertificateWithSAN(t, roots.tpm, c.ak.Public(), akSAN(t, broken)))
+				s.X5C = roots.tpm.Chain(akCertificateWithSAN(t, roots.tpm, c.ak.Public(), akSAN(t, broken)))
 			}),
 			wantKind:   deviceattest.KindBadAttestationStatement,
 			wantDetail: "invalid PermanentIdentifier",
@@ -382,7 +382,7 @@ func TestTPMCrafted(t *testing.T) {
 			name: "AK certificate with a malformed HardwareModuleName",
 			stmt: with(func(s *tpmStatement) {
 				broken := otherName(t, oidHardwareModule, "serial")
-				s.X5C = roots.tpm.chain(akCertificateWithSAN(t, roots.tpm, c.ak.Public(), akSAN(t, broken)))
+				s.X5C = roots.tpm.Chain(akCertificateWithSAN(t, roots.tpm, c.ak.Public(), akSAN(t, broken)))
 			}),
 			wantKind:   deviceattest.KindBadAttestationStatement,
 			wantDetail: "invalid HardwareModuleName",
@@ -508,7 +508,7 @@ func TestTPMCrafted(t *testing.T) {
 		{
 			name: "AK certificate without the AK EKU",
 			stmt: with(func(s *tpmStatement) {
-				s.X5C = roots.tpm.chain(akCertificate(t, roots.tpm, c.ak.Public(),
+				s.X5C = roots.tpm.Chain(akCertificate(t, roots.tpm, c.ak.Public(),
 					pkix.Extension{Id: oidSAN, Critical: true, Value: akSAN(t)}))
 			}),
 			wantKind:   deviceattest.KindBadAttestationStatement,
@@ -517,7 +517,7 @@ func TestTPMCrafted(t *testing.T) {
 		{
 			name: "AK certificate with an empty EKU",
 			stmt: with(func(s *tpmStatement) {
-				s.X5C = roots.tpm.chain(akCertificate(t, roots.tpm, c.ak.Public(),
+				s.X5C = roots.tpm.Chain(akCertificate(t, roots.tpm, c.ak.Public(),
 					pkix.Extension{Id: oidSAN, Critical: true, Value: akSAN(t)},
 					pkix.Extension{Id: oidEKU, Value: []byte{0x30, 0x00}}))
 			}),
@@ -527,7 +527,7 @@ func TestTPMCrafted(t *testing.T) {
 		{
 			name: "AK certificate without names",
 			stmt: with(func(s *tpmStatement) {
-				s.X5C = roots.tpm.chain(akCertificate(t, roots.tpm, c.ak.Public(),
+				s.X5C = roots.tpm.Chain(akCertificate(t, roots.tpm, c.ak.Public(),
 					pkix.Extension{Id: oidEKU, Value: mustASN1(t, []asn1.ObjectIdentifier{oidAIKCertificate})}))
 			}),
 			wantKind:   challenges.KindRejectedIdentifier,

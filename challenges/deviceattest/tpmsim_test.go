@@ -203,11 +203,11 @@ func TestTPMSimulator(t *testing.T) {
 	sim.flush(rsaKey, rsaAK, srk)
 
 	eccStmt := tpmStatement{
-		Ver: "2.0", Alg: -7, X5C: roots.tpm.chain(eccAKCert),
+		Ver: "2.0", Alg: -7, X5C: roots.tpm.Chain(eccAKCert),
 		Sig: eccSig, CertInfo: eccInfo, PubArea: eccKey.pubArea,
 	}
-	strangerChain := stranger.chain(akCertificate(t, stranger, eccAK.public))
-	otherAKChain := roots.tpm.chain(akCertificate(t, roots.tpm, newP256(t).Public()))
+	strangerChain := stranger.Chain(akCertificate(t, stranger, eccAK.public))
+	otherAKChain := roots.tpm.Chain(akCertificate(t, roots.tpm, newP256(t).Public()))
 	with := func(edit func(s *tpmStatement)) tpmStatement {
 		s := eccStmt
 		edit(&s)
@@ -225,7 +225,7 @@ func TestTPMSimulator(t *testing.T) {
 		{
 			name: "RSA AK, RSA key",
 			stmt: tpmStatement{
-				Ver: "2.0", Alg: -257, X5C: roots.tpm.chain(akCertificate(t, roots.tpm, rsaAK.public)),
+				Ver: "2.0", Alg: -257, X5C: roots.tpm.Chain(akCertificate(t, roots.tpm, rsaAK.public)),
 				Sig: rsaSig, CertInfo: rsaInfo, PubArea: rsaKey.pubArea,
 			},
 			key: rsaKey.public,
