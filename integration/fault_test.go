@@ -168,8 +168,10 @@ func TestFaultSQLiteLocked(t *testing.T) {
 	if err != nil || r.status != http.StatusCreated {
 		t.Fatalf("new-order after the lock: got %v, %v; want 201", r, err)
 	}
-	if r.took > 2*time.Second {
-		t.Errorf("new-order after the lock took %v, want under 2s", r.took)
+	// A generous bound: this checks that the gateway serves again without
+	// a restart, not how fast; the machine may be loaded.
+	if r.took > 10*time.Second {
+		t.Errorf("new-order after the lock took %v, want it served again (under 10s)", r.took)
 	}
 	if g.proc.exited() || g.proc.cmd.Process.Pid != pid {
 		t.Errorf("the gateway process changed or exited during the lock, want the same process serving")

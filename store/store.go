@@ -60,6 +60,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock used for row timestamps; nil means time.Now.
 	Now func() time.Time
+	// Observe, when set, is called after every [Store.Transact] with its
+	// wall-clock duration and result, for latency metrics.
+	Observe func(d time.Duration, err error)
 }
 
 // Store is a handle on the database. It is safe for concurrent use.
@@ -68,6 +71,7 @@ type Store struct {
 	dialect   Dialect
 	now       func() time.Time
 	committer *committer
+	observe   func(time.Duration, error)
 }
 
 // Open connects to the database named by opts.URL, applies the SQLite
@@ -100,7 +104,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: getting connection pool: %w", err)
 	}
 	configurePool(sqlDB, dialect, opts.MaxOpenConns)
-	s := &Store{db: db, dialect: dialect, now: now}
+	s := &Store{db: db, dialect: dialect, now: now, observe: opts.Observe}
 	if dialect == SQLite {
 		if err := s.checkSQLite(ctx); err != nil {
 			_ = sqlDB.Close()
@@ -237,11 +241,15 @@ func (s *Store) Close() error {
 // On SQLite, concurrent calls are committed in batches (each call in its own
 // savepoint) so one journal sync covers many; a call still sees only its own
 // outcome. fn must not call Transact itself.
-func (s *Store) Transact(ctx context.Context, fn func(tx *Tx) error) error {
+func (s *Store) Transact(ctx context.Context, fn func(tx *Tx) error) (err error) {
+	if s.observe != nil {
+		start := time.Now()
+		defer func() { s.observe(time.Since(start), err) }()
+	}
 	if s.committer != nil {
 		return s.committer.submit(ctx, fn)
 	}
-	err := s.db.WithContext(ctx).Transaction(func(db *gorm.DB) error {
+	err = s.db.WithContext(ctx).Transaction(func(db *gorm.DB) error {
 		return fn(&Tx{db: db, store: s})
 	})
 	return translate(err)

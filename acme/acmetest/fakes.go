@@ -84,6 +84,7 @@ type Issuer struct {
 	calls  atomic.Int64
 	mu     sync.Mutex
 	before func()
+	err    error
 }
 
 var _ state.Issuer = (*Issuer)(nil)
@@ -101,14 +102,26 @@ func (i *Issuer) SetBefore(fn func()) {
 	i.before = fn
 }
 
+// SetError makes every issuance fail with err without signing, as a
+// signer whose HSM session was lost does; nil restores signing. The
+// counter still counts the failed calls.
+func (i *Issuer) SetError(err error) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.err = err
+}
+
 // Issue implements state.Issuer.
 func (i *Issuer) Issue(req ca.IssueRequest) (*x509.Certificate, []byte, error) {
 	i.calls.Add(1)
 	i.mu.Lock()
-	before := i.before
+	before, err := i.before, i.err
 	i.mu.Unlock()
 	if before != nil {
 		before()
+	}
+	if err != nil {
+		return nil, nil, err
 	}
 	return i.inner.Issue(req)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,9 +16,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/acmegate/acmegate/acme/nonce"
 	"github.com/acmegate/acmegate/acme/server"
 	"github.com/acmegate/acmegate/acme/state"
+	"github.com/acmegate/acmegate/ca"
 	"github.com/acmegate/acmegate/challenges"
 	"github.com/acmegate/acmegate/store"
 	"github.com/acmegate/acmegate/store/storetest"
@@ -51,6 +55,17 @@ type Options struct {
 	// that serves http-01 and dns-01, such as a real dns-persist-01
 	// validator; one named http-01 or dns-01 replaces the fake.
 	Validators map[string]challenges.Validator
+	// IPRateLimit and AccountRateLimit are passed to the server, whose
+	// limiters read the gateway's fake clock; zero values turn them off.
+	IPRateLimit      server.RateLimit
+	AccountRateLimit server.RateLimit
+	// AlternateChains, when set, makes the alternate chains (PEM, without
+	// the leaf) offered for certificates of the gateway's first issuer,
+	// given that issuer; see server.Options.AlternateChains.
+	AlternateChains func(issuer *ca.Issuer) [][]byte
+	// Registerer, when set, receives the state machine's Prometheus
+	// series.
+	Registerer prometheus.Registerer
 }
 
 // Gateway is an in-process acmegate front end with its parts exposed.
@@ -73,6 +88,8 @@ type Gateway struct {
 
 	opts    Options
 	current atomic.Pointer[server.Server] // what HTTP serves
+	// alternates are the alternate chains by issuer key ID.
+	alternates map[string][][]byte
 }
 
 // New starts a gateway for the test and stops it when the test ends. The
@@ -85,6 +102,10 @@ func New(t testing.TB, opts Options) *Gateway {
 	}
 	gw := &Gateway{Clock: NewClock(), Validator: &Validator{}, Issuer: &Issuer{inner: caIssuer},
 		Store: opts.Store, Prefix: opts.Prefix, opts: opts}
+	if opts.AlternateChains != nil {
+		gw.alternates = map[string][][]byte{
+			hex.EncodeToString(caIssuer.KeyID()): opts.AlternateChains(caIssuer)}
+	}
 	if gw.Store == nil {
 		gw.Store = storetest.OpenWith(t, store.SQLite, store.Options{Now: gw.Clock.Now})
 	}
@@ -178,6 +199,7 @@ func (g *Gateway) buildEngine(t testing.TB, opts Options, issuers *state.Issuers
 		Validators: validators,
 		Clock:      g.Clock,
 		Logger:     opts.Logger,
+		Registerer: opts.Registerer,
 	})
 	if err != nil {
 		t.Fatalf("building the engine: %v", err)
@@ -211,15 +233,19 @@ func (g *Gateway) startServer(t testing.TB, opts Options) {
 func (g *Gateway) buildServer(t testing.TB, opts Options) *server.Server {
 	t.Helper()
 	srv, err := server.New(server.Options{
-		ExternalURL:     g.URL,
-		Engine:          g.Engine,
-		Nonces:          g.Nonces,
-		Logger:          opts.Logger,
-		Meta:            opts.Meta,
-		MaxBodyBytes:    opts.MaxBodyBytes,
-		OrdersPageSize:  opts.OrdersPageSize,
-		IntermediatePEM: g.Issuer.ChainPEM(),
-		Prefix:          g.Prefix,
+		ExternalURL:      g.URL,
+		Engine:           g.Engine,
+		Nonces:           g.Nonces,
+		Logger:           opts.Logger,
+		Meta:             opts.Meta,
+		MaxBodyBytes:     opts.MaxBodyBytes,
+		OrdersPageSize:   opts.OrdersPageSize,
+		IntermediatePEM:  g.Issuer.ChainPEM(),
+		Prefix:           g.Prefix,
+		IPRateLimit:      opts.IPRateLimit,
+		AccountRateLimit: opts.AccountRateLimit,
+		Now:              g.Clock.Now,
+		AlternateChains:  g.alternates,
 	})
 	if err != nil {
 		t.Fatalf("building the server: %v", err)

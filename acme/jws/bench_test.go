@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/go-jose/go-jose/v4"
 
@@ -22,16 +21,11 @@ func TestDotFloodIsCheap(t *testing.T) {
 	const runs = 100
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	start := time.Now()
 	for range runs {
 		_, err := Parse(dotFlood)
 		wantProblem(t, err, problem.Malformed)
 	}
-	perRun := time.Since(start) / runs
 	runtime.ReadMemStats(&after)
-	if perRun > 10*time.Millisecond {
-		t.Errorf("got %v per Parse, want under 10ms", perRun)
-	}
 	if bytes := (after.TotalAlloc - before.TotalAlloc) / runs; bytes > 64<<10 {
 		t.Errorf("got %d bytes allocated per Parse, want under 64 KiB", bytes)
 	}

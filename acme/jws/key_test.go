@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"math/big"
 	"testing"
-	"time"
 
 	"github.com/go-jose/go-jose/v4"
 
@@ -61,11 +60,7 @@ func TestCheckKey(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			start := time.Now()
 			err := CheckKey(&jose.JSONWebKey{Key: tc.key})
-			if d := time.Since(start); d > 50*time.Millisecond {
-				t.Errorf("CheckKey took %v, want under 50ms", d)
-			}
 			if tc.ok {
 				if err != nil {
 					t.Fatalf("got %v, want the key accepted", err)

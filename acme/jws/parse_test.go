@@ -6,7 +6,6 @@ import (
 	"math/big"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/go-jose/go-jose/v4"
 
@@ -204,13 +203,9 @@ func TestParseRefuses(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			body := tc.body(t, k)
-			start := time.Now()
 			_, err := Parse(body)
 			t.Logf("%v", err)
 			wantProblem(t, err, tc.want)
-			if d := time.Since(start); d > 50*time.Millisecond {
-				t.Errorf("Parse took %v, want under 50ms", d)
-			}
 		})
 	}
 }

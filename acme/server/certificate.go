@@ -6,6 +6,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"net/http"
+	"strconv"
 
 	"github.com/labstack/echo/v4"
 
@@ -14,7 +15,10 @@ import (
 )
 
 // certificate downloads an issued certificate with its chain as
-// application/pem-certificate-chain (RFC 8555, Section 7.4.2).
+// application/pem-certificate-chain (RFC 8555, Section 7.4.2). The default
+// chain is that of the certificate's issuer; each configured alternate
+// chain (a cross-signed intermediate) is offered with a Link
+// rel="alternate" to /cert/<serial>/<n>.
 func (s *Server) certificate(c echo.Context) error {
 	v, err := s.verifyPOST(c, byKID)
 	if err != nil {
@@ -34,18 +38,29 @@ func (s *Server) certificate(c echo.Context) error {
 		return fmt.Errorf("server: issuer %s of certificate %s is not configured",
 			cert.IssuerKeyID, cert.Serial)
 	}
+	chain := issuer.ChainPEM()
+	alternates := s.opts.AlternateChains[cert.IssuerKeyID]
+	if alt := c.Param("alt"); alt != "" {
+		n, err := strconv.Atoi(alt)
+		if err != nil || n < 1 || n > len(alternates) {
+			return problem.New(problem.NotFound, "no such alternate chain")
+		}
+		chain = alternates[n-1]
+	}
+	for i := range alternates {
+		c.Response().Header().Add("Link",
+			link(s.url("cert", cert.Serial, strconv.Itoa(i+1)), "alternate"))
+	}
 	var buf bytes.Buffer
 	if err := pem.Encode(&buf, &pem.Block{Type: "CERTIFICATE", Bytes: cert.DER}); err != nil {
 		return fmt.Errorf("server: encoding certificate: %w", err)
 	}
-	buf.Write(issuer.ChainPEM())
+	buf.Write(chain)
 	// No Link rel="up": the body already holds the whole chain, and
 	// clients such as acmez follow "up" with POST-as-GET and would append
 	// the intermediate a second time (RFC 8555, Section 7.4.2 meant it for
 	// formats that carry one certificate). The intermediate stays
 	// downloadable with a plain GET for operators.
-	// TODO: offer alternate chains (Link rel=alternate) when a cross-signed
-	// intermediate is configured (RFC 8555, Section 7.4.2).
 	return c.Blob(http.StatusOK, "application/pem-certificate-chain", buf.Bytes())
 }
 

@@ -62,6 +62,11 @@ type Options struct {
 	// Metrics registers the front end's Prometheus series; nil means a
 	// private registry nobody scrapes.
 	Metrics prometheus.Registerer
+	// AlternateChains maps an issuer's hex key ID to further chains (PEM,
+	// without the leaf) for its certificates, such as a cross-signed
+	// intermediate; they are offered as alternates (RFC 8555,
+	// Section 7.4.2). Check them with [CheckAlternateChain].
+	AlternateChains map[string][][]byte
 	// Prefix is the path of this directory's resources, "/acme" by default;
 	// a second directory (such as "/staging") gets its own Server.
 	Prefix string
@@ -69,6 +74,14 @@ type Options struct {
 	// badNonce, for client-honesty mode (RFC 8555, Section 6.5 lets a
 	// server refuse any nonce; clients must retry).
 	NonceRejectRate float64
+	// IPRateLimit limits requests per client IP address (the TCP peer),
+	// on every route; AccountRateLimit limits requests per account, once
+	// the request's signature has been verified. The zero value turns a
+	// limit off. Limits are kept in memory, per replica.
+	IPRateLimit      RateLimit
+	AccountRateLimit RateLimit
+	// Now is the time source of the rate limits; nil means time.Now.
+	Now func() time.Time
 }
 
 // Server is the ACME HTTP front end.
@@ -80,6 +93,9 @@ type Server struct {
 	log     *slog.Logger
 	echo    *echo.Echo
 	metrics *metrics
+	// ipLimiter and accountLimiter are nil when their limit is off.
+	ipLimiter      *limiter
+	accountLimiter *limiter
 }
 
 // New builds the server and its routes.
@@ -110,6 +126,11 @@ func New(opts Options) (*Server, error) {
 		nonces: opts.Nonces,
 		log:    opts.Logger.With("component", "acme"),
 	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	s.ipLimiter = newLimiter(opts.IPRateLimit, opts.Now)
+	s.accountLimiter = newLimiter(opts.AccountRateLimit, opts.Now)
 	s.metrics = newMetrics(opts.Metrics)
 	s.echo = s.routes()
 	return s, nil
@@ -130,7 +151,9 @@ func (s *Server) routes() *echo.Echo {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = s.handleError
-	e.Use(s.requestEvent, s.recoverPanic, s.commonHeaders)
+	// The per-IP limit runs after commonHeaders, so a refusal still
+	// carries a fresh nonce.
+	e.Use(s.requestEvent, s.recoverPanic, s.commonHeaders, s.limitByIP)
 
 	g := e.Group(s.opts.Prefix)
 	g.GET("/directory", s.directory)
@@ -147,6 +170,7 @@ func (s *Server) routes() *echo.Echo {
 	g.POST("/authz/:id", s.authorization)
 	g.POST("/chall/:id", s.challenge)
 	g.POST("/cert/:serial", s.certificate)
+	g.POST("/cert/:serial/:alt", s.certificate)
 	g.GET("/renewal-info/:id", s.renewalInfo)
 	g.GET("/intermediate.pem", s.pemFile(s.opts.IntermediatePEM))
 	g.GET("/intermediate/:keyid", s.intermediate)

@@ -85,10 +85,18 @@ func (s *Server) verifyPOST(c echo.Context, rule keyRule) (*verified, error) {
 		return nil, err
 	}
 
-	// 4. Signature, then the nonce.
+	// 4. Signature, then the account's rate limit, then the nonce. The
+	// limit waits for the signature so that forged requests naming an
+	// account cannot spend its budget, and comes before the nonce so that
+	// a refused request does not burn it.
 	payload, err := parsed.Verify(key)
 	if err != nil {
 		return nil, err
+	}
+	if v.account != nil {
+		if err := s.accountLimiter.check(v.account.ID, "account"); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.nonces.Redeem(req.Context(), parsed.Protected.Nonce); err != nil {
 		return nil, err

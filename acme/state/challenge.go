@@ -196,7 +196,7 @@ func (e *Engine) runValidation(job validationJob) {
 		case <-ctx.Done():
 		}
 	}
-	start := e.clock.Now()
+	start, wallStart := e.clock.Now(), time.Now()
 	record, verr := e.validate(ctx, job)
 	if verr == nil && e.caa != nil {
 		// RFC 8659, Section 3: CAA is checked before the name counts as
@@ -205,6 +205,7 @@ func (e *Engine) runValidation(job validationJob) {
 		record.Answers = append(record.Answers, answers...)
 		verr = err
 	}
+	e.metrics.observeValidation(job.typ, outcomeOf(verr), time.Since(wallStart))
 	if err := e.recordValidation(job, record, verr, start); err != nil {
 		e.log.Error("recording validation result failed", "challenge_id", job.challengeID,
 			"authz_id", job.authzID, "error", err)

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/acmegate/acmegate/acme/policy"
 	"github.com/acmegate/acmegate/acme/problem"
 	"github.com/acmegate/acmegate/ca"
@@ -170,6 +172,7 @@ type Engine struct {
 	clock      Clock
 	rand       io.Reader
 	log        *slog.Logger
+	metrics    *metrics
 
 	queue    chan validationJob
 	inflight sync.WaitGroup
@@ -203,6 +206,9 @@ type Options struct {
 	// Rand supplies identifiers, tokens and serials; nil means crypto/rand.
 	Rand   io.Reader
 	Logger *slog.Logger
+	// Registerer, when set, receives the engine's Prometheus series
+	// (metrics.go); engines sharing one registry share the series.
+	Registerer prometheus.Registerer
 }
 
 // New builds an Engine and starts its validation workers. Call
@@ -231,6 +237,7 @@ func New(opts Options) (*Engine, error) {
 		clock:      opts.Clock,
 		rand:       opts.Rand,
 		log:        opts.Logger,
+		metrics:    newMetrics(opts.Registerer),
 		waiters:    map[string]chan struct{}{},
 		stop:       make(chan struct{}),
 		crls:       map[string]cachedCRL{},

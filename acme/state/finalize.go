@@ -35,8 +35,11 @@ func maxLifetime(p ca.Profile) time.Duration {
 // (RFC 8555, Section 7.4). Exactly one of several concurrent finalize
 // requests moves the order to processing; the others get orderNotReady.
 // The call waits a bounded time for the signer and returns the order,
-// valid when issuance finished and processing otherwise.
+// valid when issuance finished and processing otherwise. When the signer
+// fails within that time the order is ready again and the error is an
+// unavailable problem with a Retry-After, so the client finalizes again.
 func (e *Engine) Finalize(ctx context.Context, acct *Account, orderID string, csrDER []byte) (*Order, error) {
+	requested := time.Now()
 	order, err := e.Order(ctx, acct, orderID)
 	if err != nil {
 		return nil, err
@@ -81,27 +84,47 @@ func (e *Engine) Finalize(ctx context.Context, acct *Account, orderID string, cs
 	}
 
 	// 3. Sign off the request goroutine, and wait for it a bounded time.
+	// issueErr is written before done is closed and read only after.
 	done := make(chan struct{})
+	var issueErr error
 	e.inflight.Add(1)
+	e.metrics.finalizeStarted(serialHex, requested)
 	go func() {
 		defer e.inflight.Done()
 		defer close(done)
-		e.issue(order, csr, serial)
+		defer e.metrics.finalizeEnded(serialHex)
+		issueErr = e.issue(order, csr, serial)
 	}()
 	timer := time.NewTimer(e.cfg.FinalizeWait)
 	defer timer.Stop()
 	select {
 	case <-done:
+		// 4. A signer outage put the order back to ready: tell the client
+		// to finalize again later rather than handing it a dead order.
+		if errors.Is(issueErr, errSignerFailed) {
+			return nil, &problem.Error{Type: problem.Unavailable, RetryAfter: signerRetryAfter,
+				Detail: "the signer is unavailable; the order is ready again, retry finalize later"}
+		}
 	case <-timer.C:
 	case <-ctx.Done():
 	}
 	return e.Order(context.WithoutCancel(ctx), acct, orderID)
 }
 
+// errSignerFailed marks an issuance the signer refused or could not do
+// (such as a lost HSM session); the order went back to ready.
+var errSignerFailed = errors.New("state: the signer failed")
+
+// signerRetryAfter is the Retry-After, in seconds, of a finalize answered
+// during a signer outage.
+const signerRetryAfter = 10
+
 // issue signs the certificate for a processing order and commits it with
-// the order's valid state and the audit event. A signer failure makes the
-// order invalid; a store failure leaves it processing for recovery.
-func (e *Engine) issue(order *Order, csr *x509.CertificateRequest, serial *big.Int) {
+// the order's valid state and the audit event. A signer failure puts the
+// order back to ready and returns an error wrapping [errSignerFailed], so
+// the client can finalize again once the signer is back; a store failure
+// leaves it processing for recovery and returns nil.
+func (e *Engine) issue(order *Order, csr *x509.CertificateRequest, serial *big.Int) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	now := e.clock.Now()
@@ -112,7 +135,7 @@ func (e *Engine) issue(order *Order, csr *x509.CertificateRequest, serial *big.I
 	if err != nil {
 		// The order stays processing; recovery signs it later.
 		log.Error("applying the issuance policy failed", "error", err)
-		return
+		return nil
 	}
 	// The active issuer is read once: the certificate, its stored issuer
 	// key ID and its CRL URL must all name the same intermediate.
@@ -121,11 +144,13 @@ func (e *Engine) issue(order *Order, csr *x509.CertificateRequest, serial *big.I
 	req := issueRequest(order, csr, profile, now)
 	req.Serial = serial
 	req.Profile.CRLDistributionPoint = crlURLFor(req.Profile.CRLDistributionPoint, issuerKeyID)
+	signStart := time.Now()
 	cert, der, err := issuer.Issue(req)
+	e.metrics.observeSigner(time.Since(signStart), err)
 	if err != nil {
 		log.Error("signing certificate failed", "error", err)
-		e.failIssuance(ctx, order, serialHex, err)
-		return
+		e.releaseIssuance(ctx, order, serialHex, err)
+		return fmt.Errorf("%w: %w", errSignerFailed, err)
 	}
 	row := &store.Certificate{
 		Serial:      serialHex,
@@ -161,9 +186,32 @@ func (e *Engine) issue(order *Order, csr *x509.CertificateRequest, serial *big.I
 		// to anyone. Recovery re-issues the order with a new serial; the
 		// reservation of this one stays on record.
 		log.Error("storing issued certificate failed", "error", err)
-		return
+		return nil
 	}
+	e.metrics.issued(serialHex, order.Profile)
 	log.Info("certificate issued", "names", row.Names, "profile", order.Profile)
+	return nil
+}
+
+// releaseIssuance undoes a finalize the signer could not complete: the
+// order goes from processing back to ready, and the audit event says why
+// and that the reserved serial was never used. The reservation stays on
+// record, so the serial is never handed out again. When the store write
+// fails too, the order stays processing and recovery signs it later.
+func (e *Engine) releaseIssuance(ctx context.Context, order *Order, serialHex string, cause error) {
+	err := e.store.Transact(ctx, func(tx *store.Tx) error {
+		err := tx.SetOrderStatus(order.ID, []string{StatusProcessing}, StatusReady, nil)
+		if err != nil {
+			return err
+		}
+		return tx.Audit(store.Event{Type: EventIssuanceFailed, Actor: order.AccountID,
+			Subject: "order:" + order.ID, Outcome: OutcomeFailure,
+			Reason: "signer failed: " + cause.Error(),
+			Data:   map[string]any{"serial": serialHex, "serial_used": false, "order_status": StatusReady}})
+	})
+	if err != nil {
+		e.log.Error("releasing failed issuance failed", "order_id", order.ID, "error", err)
+	}
 }
 
 func (e *Engine) failIssuance(ctx context.Context, order *Order, serialHex string, cause error) {
@@ -462,5 +510,5 @@ func (e *Engine) recoverOrder(ctx context.Context, row *store.Order) {
 		log.Error("reserving serial for recovery failed", "error", err)
 		return
 	}
-	e.issue(order, csr, serial)
+	_ = e.issue(order, csr, serial)
 }

@@ -98,6 +98,15 @@ func (p Policy) checkIdentifier(id Identifier) (Identifier, error) {
 }
 
 func (p Policy) checkDNSName(value string) (string, error) {
+	// Refuse non-ASCII before folding case: strings.ToLower maps some
+	// Unicode letters (the Kelvin sign) onto ASCII ones. Internationalised
+	// names must arrive as A-labels (RFC 8555, Section 7.1.4).
+	for i := 0; i < len(value); i++ {
+		if value[i] >= 0x80 {
+			return "", problem.New(problem.RejectedIdentifier,
+				"%q is not a valid DNS name: use the ASCII (A-label) form", truncate(value, 255))
+		}
+	}
 	name := strings.ToLower(strings.TrimSuffix(value, "."))
 	base := name
 	if strings.HasPrefix(name, "*.") {

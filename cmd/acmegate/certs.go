@@ -126,7 +126,7 @@ func writeCerts(cmd *cobra.Command, rows []store.Certificate, format string, now
 func certsShowCommand(sf *storeFlags) *cobra.Command {
 	return &cobra.Command{
 		Use:   "show SERIAL",
-		Short: "Show one certificate with its order and account",
+		Short: "Show one certificate with its order, account, validations and renewals",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			st, _, err := sf.open(cmd.Context())
@@ -161,6 +161,10 @@ func certsShowCommand(sf *storeFlags) *cobra.Command {
 			if c.Replaces != "" {
 				fmt.Fprintf(out, "replaces:    %s\n", c.Replaces)
 			}
+			if err := writeCertContext(out, r, c, time.Now()); err != nil {
+				return err
+			}
+			fmt.Fprintln(out)
 			return pem.Encode(out, &pem.Block{Type: "CERTIFICATE", Bytes: c.DER})
 		},
 	}

@@ -85,6 +85,11 @@ type CAConfig struct {
 	// ServerNames are extra DNS names or IPs for the gateway's own HTTPS
 	// certificate, beyond the listen and external URL hosts.
 	ServerNames []string `yaml:"server_names"`
+	// AlternateChains are PEM files of further chains for certificates of
+	// a configured intermediate, such as a cross-signed copy of it; each
+	// file starts with a certificate of that intermediate's subject and
+	// key. They are offered as alternates (RFC 8555, Section 7.4.2).
+	AlternateChains []string `yaml:"alternate_chains"`
 	// PKCS11, when its module is set, signs with the intermediate key held
 	// in a PKCS#11 token instead of <data>/intermediate-key.pem.
 	PKCS11 pkcs11.Config `yaml:"pkcs11"`
@@ -148,6 +153,34 @@ type ACMEConfig struct {
 	CertificateRetention Duration `yaml:"certificate_retention"`
 	ReadHeaderTimeout    Duration `yaml:"read_header_timeout"`
 	IdleTimeout          Duration `yaml:"idle_timeout"`
+	// RateLimit limits requests per client IP and per account.
+	RateLimit RateLimitConfig `yaml:"rate_limit"`
+}
+
+// RateLimitConfig holds the request rate limits of the ACME front end. The
+// client IP is the TCP peer address; X-Forwarded-For is not trusted, so
+// behind a reverse proxy every client shares the proxy's limit. Limits are
+// kept in memory by each replica (and each directory) on its own.
+type RateLimitConfig struct {
+	PerIP      RateConfig `yaml:"per_ip"`
+	PerAccount RateConfig `yaml:"per_account"`
+}
+
+// RateConfig is one token bucket: Rate requests per second on average, up
+// to Burst at once. A zero rate turns the limit off.
+type RateConfig struct {
+	Rate  float64 `yaml:"rate"`
+	Burst int     `yaml:"burst"`
+}
+
+func (r RateConfig) validate(name string) error {
+	if r.Rate < 0 || r.Burst < 0 {
+		return fmt.Errorf("config: acme.rate_limit.%s rate and burst must not be negative", name)
+	}
+	if r.Rate > 0 && r.Burst == 0 {
+		return fmt.Errorf("config: acme.rate_limit.%s.burst must be at least 1", name)
+	}
+	return nil
 }
 
 // ProfileConfig describes one certificate profile.
@@ -398,6 +431,12 @@ func (c *Config) Validate() error {
 			c.Staging.AuthzReuseRate < 0 || c.Staging.AuthzReuseRate > 1 {
 			return errors.New("config: staging rates must be between 0 and 1 (nonce_reject_rate below 1)")
 		}
+	}
+	if err := c.ACME.RateLimit.PerIP.validate("per_ip"); err != nil {
+		return err
+	}
+	if err := c.ACME.RateLimit.PerAccount.validate("per_account"); err != nil {
+		return err
 	}
 	if c.ACME.UpkeepInterval <= 0 {
 		return fmt.Errorf("config: acme.upkeep_interval %v must be positive",

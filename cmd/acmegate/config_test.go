@@ -74,6 +74,8 @@ func TestConfigRefusals(t *testing.T) {
 		{"bad log level", "log:\n  level: loud\n", "log.level"},
 		{"bad key algorithm", "ca:\n  key_algorithm: dsa\n", "key_algorithm"},
 		{"zero upkeep interval", "acme:\n  upkeep_interval: 0s\n", "upkeep_interval"},
+		{"negative rate", "acme:\n  rate_limit:\n    per_ip: {rate: -1, burst: 5}\n", "per_ip"},
+		{"rate without burst", "acme:\n  rate_limit:\n    per_account: {rate: 5}\n", "per_account.burst"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -130,8 +130,11 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	defer closeSigner()
 
 	// 2. The store and the services built on it.
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	st, err := store.Open(ctx, store.Options{URL: cfg.dbURL(), Logger: log,
-		Synchronous: cfg.ACME.SQLiteSynchronous})
+		Synchronous: cfg.ACME.SQLiteSynchronous, Observe: dbMetrics(reg)})
 	if err != nil {
 		return err
 	}
@@ -144,13 +147,11 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	engine, err := buildEngine(cfg, st, issuers, log, false)
+	reg.MustRegister(newCertificateCollector(st, log))
+	engine, err := buildEngine(cfg, st, issuers, log, reg, false)
 	if err != nil {
 		return err
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv, err := buildServer(cfg, engine, nonces, issuer, log, reg, false)
 	if err != nil {
 		return err
@@ -159,7 +160,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	mux.Handle("/", srv.Handler())
 	engines := []*state.Engine{engine}
 	if cfg.Staging.Enabled {
-		stagingEngine, err := buildEngine(cfg, st, issuers, log, true)
+		stagingEngine, err := buildEngine(cfg, st, issuers, log, nil, true)
 		if err != nil {
 			return err
 		}
@@ -182,7 +183,8 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return fmt.Errorf("listening on %s: %w", cfg.Listen, err)
 	}
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
-	mux.HandleFunc("/readyz", readiness(st))
+	ready := readiness(st, activeSigner(issuers))
+	mux.HandleFunc("/readyz", ready)
 	hs := &http.Server{
 		Handler:           mux,
 		TLSConfig:         tlsCfg,
@@ -221,7 +223,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	if cfg.HTTPListen != "" {
-		plain, err := plainListener(cfg, srv, st, reg, hs, errc)
+		plain, err := plainListener(cfg, srv, ready, reg, hs, errc)
 		if err != nil {
 			return err
 		}
@@ -280,7 +282,7 @@ func shutdown(hs *http.Server, engines []*state.Engine, grace time.Duration, log
 // endpoints over plain HTTP.
 // TODO: move /metrics to an authenticated admin listener; on this one it is
 // readable by anyone who can reach the address.
-func plainListener(cfg Config, srv *server.Server, st *store.Store, reg *prometheus.Registry,
+func plainListener(cfg Config, srv *server.Server, ready http.HandlerFunc, reg *prometheus.Registry,
 	tmpl *http.Server,
 	errc chan<- error) (*http.Server, error) {
 	ln, err := net.Listen("tcp", cfg.HTTPListen)
@@ -297,24 +299,12 @@ func plainListener(cfg Config, srv *server.Server, st *store.Store, reg *prometh
 	mux.Handle(server.Prefix+"/crl/", srv.CRLHandler())
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
-	mux.HandleFunc("/readyz", readiness(st))
+	mux.HandleFunc("/readyz", ready)
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: tmpl.ReadHeaderTimeout,
 		ReadTimeout: tmpl.ReadTimeout, WriteTimeout: tmpl.WriteTimeout, IdleTimeout: tmpl.IdleTimeout,
 		ErrorLog: tmpl.ErrorLog}
 	go func() { errc <- hs.Serve(ln) }()
 	return hs, nil
-}
-
-func readiness(st *store.Store) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if err := st.Ping(ctx); err != nil {
-			http.Error(w, "database unavailable", http.StatusServiceUnavailable)
-			return
-		}
-		w.WriteHeader(http.StatusOK)
-	}
 }
 
 // upkeep completes interrupted issuance and validations and purges used

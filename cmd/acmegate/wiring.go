@@ -5,12 +5,14 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
+	"encoding/hex"
 	"encoding/pem"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -34,7 +36,7 @@ import (
 // buildEngine wires the validators and the state machine from cfg; staging
 // selects the client-honesty directory's engine.
 func buildEngine(cfg Config, st *store.Store, issuers *state.Issuers, log *slog.Logger,
-	staging bool) (*state.Engine, error) {
+	reg prometheus.Registerer, staging bool) (*state.Engine, error) {
 	profiles, _, err := cfg.profiles()
 	if err != nil {
 		return nil, err
@@ -118,6 +120,7 @@ func buildEngine(cfg Config, st *store.Store, issuers *state.Issuers, log *slog.
 		Validators: validators,
 		CAA:        caaChecker,
 		Logger:     log,
+		Registerer: reg,
 	})
 }
 
@@ -201,6 +204,10 @@ func buildServer(cfg Config, engine *state.Engine, nonces *nonce.Service, issuer
 		Meta: server.Meta{TermsOfService: cfg.ACME.TermsOfService, Website: cfg.ACME.Website,
 			CAAIdentities: cfg.ACME.CAAIdentities, ExternalAccountRequired: cfg.ACME.RequireEAB,
 			Profiles: profileDesc},
+		IPRateLimit: server.RateLimit{RequestsPerSecond: cfg.ACME.RateLimit.PerIP.Rate,
+			Burst: cfg.ACME.RateLimit.PerIP.Burst},
+		AccountRateLimit: server.RateLimit{RequestsPerSecond: cfg.ACME.RateLimit.PerAccount.Rate,
+			Burst: cfg.ACME.RateLimit.PerAccount.Burst},
 	}
 	if staging {
 		opts.Prefix = cfg.Staging.Prefix
@@ -213,5 +220,40 @@ func buildServer(cfg Config, engine *state.Engine, nonces *nonce.Service, issuer
 		directory = strings.TrimPrefix(cfg.Staging.Prefix, "/")
 	}
 	setDNSPersistMeta(cfg, directory, &opts.Meta)
+	if opts.AlternateChains, err = alternateChains(cfg.CA.AlternateChains, engine.Issuers()); err != nil {
+		return nil, err
+	}
 	return server.New(opts)
+}
+
+// alternateChains reads the alternate chain files and files each under the
+// configured intermediate it stands in for.
+func alternateChains(files []string, issuers *state.Issuers) (map[string][][]byte, error) {
+	out := map[string][][]byte{}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("ca.alternate_chains: %w", err)
+		}
+		matched := false
+		for _, m := range issuers.All() {
+			is, ok := m.(*ca.Issuer)
+			if !ok {
+				continue
+			}
+			chain, err := server.CheckAlternateChain(is.Certificate, raw)
+			if err != nil {
+				continue
+			}
+			id := hex.EncodeToString(is.KeyID())
+			out[id] = append(out[id], chain)
+			matched = true
+			break
+		}
+		if !matched {
+			return nil, fmt.Errorf("ca.alternate_chains: %s does not start with a certificate of a "+
+				"configured intermediate's subject and key, each signed by the next", f)
+		}
+	}
+	return out, nil
 }
