@@ -39,6 +39,9 @@ type IssueRequest struct {
 	// subject alternative names as otherName entries, for certificates of
 	// device attestation orders.
 	PermanentIdentifiers []PermanentIdentifier
+	// HardwareModules are hardware module names (RFC 4108) put into the
+	// subject alternative names as otherName entries.
+	HardwareModules []HardwareModule
 	// Serial is the serial number, allocated (and stored) by the caller,
 	// normally with [NewSerial].
 	Serial *big.Int
@@ -93,9 +96,9 @@ func (i *Issuer) Issue(req IssueRequest) (*x509.Certificate, []byte, error) {
 	}
 	// 4. Build and sign.
 	tmpl := leafTemplate(req, profile, notBefore, notAfter)
-	if len(req.PermanentIdentifiers) > 0 {
+	if len(req.PermanentIdentifiers) > 0 || len(req.HardwareModules) > 0 {
 		ext, err := sanExtension(req.DNSNames, req.IPAddresses, req.PermanentIdentifiers,
-			len(tmpl.Subject.Names) == 0 && tmpl.Subject.CommonName == "")
+			req.HardwareModules, len(tmpl.Subject.Names) == 0 && tmpl.Subject.CommonName == "")
 		if err != nil {
 			return nil, nil, fmt.Errorf("issuing certificate: %w", err)
 		}
@@ -118,7 +121,7 @@ func checkRequest(req IssueRequest) (Profile, error) {
 	if err := checkSerial(req.Serial); err != nil {
 		return Profile{}, err
 	}
-	if len(req.PermanentIdentifiers) == 0 {
+	if len(req.PermanentIdentifiers) == 0 && len(req.HardwareModules) == 0 {
 		if err := checkIdentifiers(req.DNSNames, req.IPAddresses); err != nil {
 			return Profile{}, err
 		}

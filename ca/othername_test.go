@@ -12,7 +12,7 @@ func TestSANExtensionPermanentIdentifier(t *testing.T) {
 	t.Parallel()
 	assigner := asn1.ObjectIdentifier{1, 2, 3, 4}
 	ext, err := sanExtension([]string{"dev.example.com"}, []net.IP{net.ParseIP("192.0.2.1")},
-		[]PermanentIdentifier{{Value: "SERIAL123", Assigner: assigner}}, true)
+		[]PermanentIdentifier{{Value: "SERIAL123", Assigner: assigner}}, nil, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,5 +51,36 @@ func TestSANExtensionPermanentIdentifier(t *testing.T) {
 	}
 	if pid.IdentifierValue != "SERIAL123" || !pid.Assigner.Equal(assigner) {
 		t.Fatalf("got %+v, want SERIAL123 assigned by %v", pid, assigner)
+	}
+}
+
+// TestSANExtensionHardwareModule decodes an RFC 4108 HardwareModuleName
+// back out of the extension.
+func TestSANExtensionHardwareModule(t *testing.T) {
+	t.Parallel()
+	hwType := asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 99999, 1}
+	ext, err := sanExtension(nil, nil, nil, []HardwareModule{{Type: hwType, Serial: []byte("HSM-42")}}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []asn1.RawValue
+	if _, err := asn1.Unmarshal(ext.Value, &names); err != nil || len(names) != 1 {
+		t.Fatalf("got %d names, %v; want 1", len(names), err)
+	}
+	var typeID asn1.ObjectIdentifier
+	rest, err := asn1.Unmarshal(names[0].Bytes, &typeID)
+	if err != nil || !typeID.Equal(oidHardwareModuleName) {
+		t.Fatalf("otherName type: got %v, %v; want %v", typeID, err, oidHardwareModuleName)
+	}
+	var explicit asn1.RawValue
+	if _, err := asn1.Unmarshal(rest, &explicit); err != nil {
+		t.Fatal(err)
+	}
+	var hw hardwareModuleValue
+	if _, err := asn1.Unmarshal(explicit.Bytes, &hw); err != nil {
+		t.Fatal(err)
+	}
+	if !hw.HWType.Equal(hwType) || string(hw.HWSerialNum) != "HSM-42" {
+		t.Fatalf("got %+v, want type %v serial HSM-42", hw, hwType)
 	}
 }

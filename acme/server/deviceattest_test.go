@@ -349,3 +349,28 @@ func TestDeviceAttestNotForDNS(t *testing.T) {
 		}
 	}
 }
+
+// TestHardwareModuleOrder checks that a hardware-module identifier
+// (serial/type OID) is accepted and offered device-attest-01 only, and
+// that a malformed one is refused.
+func TestHardwareModuleOrder(t *testing.T) {
+	t.Parallel()
+	d := newDeviceGateway(t)
+	r := d.c.PostJSON(t, d.gw.URLFor("new-order"), map[string]any{
+		"identifiers": []acmetest.Identifier{{Type: deviceattest.IdentifierHardwareModule,
+			Value: "HSM-42/1.3.6.1.4.1.99999.1"}},
+	}).Want(t, http.StatusCreated)
+	var o acmetest.Order
+	r.JSON(t, &o)
+	a := d.c.FetchAuthz(t, o.Authorizations[0])
+	if len(a.Challenges) != 1 || a.Challenges[0].Type != deviceattest.Type {
+		t.Fatalf("got challenges %+v, want only %s", a.Challenges, deviceattest.Type)
+	}
+	r = d.c.PostJSON(t, d.gw.URLFor("new-order"), map[string]any{
+		"identifiers": []acmetest.Identifier{{Type: deviceattest.IdentifierHardwareModule,
+			Value: "no-type-oid"}},
+	}).Want(t, http.StatusBadRequest)
+	if doc := r.Problem(t); doc.Type != "urn:ietf:params:acme:error:malformed" {
+		t.Fatalf("got %s, want malformed", doc.Type)
+	}
+}

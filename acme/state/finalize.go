@@ -243,6 +243,10 @@ func issueRequest(order *Order, csr *x509.CertificateRequest, profile ca.Profile
 			p, _ := deviceattest.ParsePermanentIdentifier(id.Value)
 			req.PermanentIdentifiers = append(req.PermanentIdentifiers,
 				ca.PermanentIdentifier{Value: p.Value, Assigner: p.Assigner})
+		case IdentifierHardwareModule:
+			h, _ := deviceattest.ParseHardwareModule(id.Value)
+			req.HardwareModules = append(req.HardwareModules,
+				ca.HardwareModule{Type: h.Type, Serial: []byte(h.Serial)})
 		default:
 			req.DNSNames = append(req.DNSNames, id.Value)
 		}
@@ -337,7 +341,7 @@ func checkCSRKey(csr *x509.CertificateRequest) error {
 func checkCSRNames(csr *x509.CertificateRequest, ids []Identifier) error {
 	want := map[string]bool{}
 	for _, id := range ids {
-		if id.Type == IdentifierPermanent {
+		if id.Type == IdentifierPermanent || id.Type == IdentifierHardwareModule {
 			// A device's CSR need not name it (draft-ietf-acme-device-
 			// attest-09, Section 3.2); the attested key binds it instead.
 			continue
@@ -400,7 +404,7 @@ func checkCSRNames(csr *x509.CertificateRequest, ids []Identifier) error {
 func (e *Engine) checkAttestedKey(ctx context.Context, order *Order, csr *x509.CertificateRequest) error {
 	hasDevice := false
 	for _, id := range order.Identifiers {
-		hasDevice = hasDevice || id.Type == IdentifierPermanent
+		hasDevice = hasDevice || id.Type == IdentifierPermanent || id.Type == IdentifierHardwareModule
 	}
 	if !hasDevice {
 		return nil

@@ -225,7 +225,7 @@ func (e *Engine) authzForOrder(tx *store.Tx, acct *Account, id Identifier, profi
 // identifiers only, Section 8.1), and the token challenge for names under
 // the configured token domains. Only types with a validator are offered.
 func (e *Engine) challengeTypesFor(idType, value string, wildcard bool) []string {
-	if idType == IdentifierPermanent {
+	if idType == IdentifierPermanent || idType == IdentifierHardwareModule {
 		// Devices prove themselves by attestation only.
 		if _, ok := e.validators[deviceattest.Type]; ok {
 			return []string{deviceattest.Type}

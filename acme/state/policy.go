@@ -90,9 +90,13 @@ func (p Policy) checkIdentifier(id Identifier) (Identifier, error) {
 				"%q is not a valid permanent identifier", truncate(id.Value, 64))
 		}
 		return id, nil
+	case IdentifierHardwareModule:
+		if _, err := deviceattest.ParseHardwareModule(id.Value); err != nil {
+			return Identifier{}, problem.New(problem.Malformed,
+				"%q is not a valid hardware module name (serial/type OID)", truncate(id.Value, 64))
+		}
+		return id, nil
 	}
-	// TODO: accept hardware-module identifiers; issuing needs the
-	// HardwareModuleName otherName of RFC 4108 in the certificate.
 	return Identifier{}, problem.New(problem.UnsupportedIdentifier,
 		"identifier type %q is not supported", truncate(id.Type, 32))
 }

@@ -29,6 +29,10 @@ const (
 	// (draft-ietf-acme-device-attest-09, Section 3.1), validated only by
 	// device-attest-01.
 	IdentifierPermanent = "permanent-identifier"
+	// IdentifierHardwareModule names a hardware module by its type and
+	// serial (draft-ietf-acme-device-attest-09, Section 3.1), validated
+	// only by device-attest-01.
+	IdentifierHardwareModule = "hardware-module"
 )
 
 // Identifier is what a certificate names.
