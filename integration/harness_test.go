@@ -390,7 +390,14 @@ func (g *gateway) probe() error {
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("GET directory: got status %d, want 200", resp.StatusCode)
 	}
-	g.Root, g.RootPool = root, pool
+	// The root is set once, at the first start: a restart keeps the data
+	// folder and its root, and clients running during a restart read
+	// these fields.
+	if g.RootPool == nil {
+		g.Root, g.RootPool = root, pool
+	} else if !g.Root.Equal(root) {
+		return fmt.Errorf("root.pem changed across a restart")
+	}
 	return nil
 }
 
