@@ -39,3 +39,18 @@ func (f *storeFlags) open(ctx context.Context) (*store.Store, Config, error) {
 	}
 	return st, cfg, nil
 }
+
+// runE adapts a command body that needs the store: it opens the store
+// named by the flags, runs fn and closes the store.
+func (f *storeFlags) runE(
+	fn func(cmd *cobra.Command, args []string, st *store.Store) error,
+) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		st, _, err := f.open(cmd.Context())
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		return fn(cmd, args, st)
+	}
+}

@@ -176,12 +176,7 @@ func adminTokenListCommand(sf *storeFlags) *cobra.Command {
 		Use:   "list",
 		Short: "List admin API tokens (never the tokens themselves)",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, _, err := sf.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer st.Close()
+		RunE: sf.runE(func(cmd *cobra.Command, _ []string, st *store.Store) error {
 			rows, err := st.Read(cmd.Context()).AdminTokens()
 			if err != nil {
 				return err
@@ -197,7 +192,7 @@ func adminTokenListCommand(sf *storeFlags) *cobra.Command {
 					r.CreatedAt.UTC().Format(time.RFC3339), revoked)
 			}
 			return w.Flush()
-		},
+		}),
 	}
 }
 
@@ -206,17 +201,12 @@ func adminTokenRevokeCommand(sf *storeFlags) *cobra.Command {
 		Use:   "revoke TOKEN_ID",
 		Short: "Revoke an admin API token; requests with it are refused at once",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			st, _, err := sf.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			err = admin.RevokeToken(cmd.Context(), st, args[0], "operator", time.Now().UTC())
+		RunE: sf.runE(func(cmd *cobra.Command, args []string, st *store.Store) error {
+			err := admin.RevokeToken(cmd.Context(), st, args[0], "operator", time.Now().UTC())
 			if errors.Is(err, store.ErrNotFound) {
 				return fmt.Errorf("no unrevoked admin token %s", args[0])
 			}
 			return err
-		},
+		}),
 	}
 }

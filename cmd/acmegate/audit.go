@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/acmegate/acmegate/store"
 	"github.com/spf13/cobra"
 )
 
@@ -19,12 +20,7 @@ func auditCommand() *cobra.Command {
 		Use:   "verify",
 		Short: "Check the whole audit chain and name the first broken link",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, _, err := sf.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer st.Close()
+		RunE: sf.runE(func(cmd *cobra.Command, _ []string, st *store.Store) error {
 			brk, n, err := st.VerifyAudit(cmd.Context())
 			if err != nil {
 				return err
@@ -35,7 +31,7 @@ func auditCommand() *cobra.Command {
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "audit chain intact: %d events\n", n)
 			return nil
-		},
+		}),
 	})
 	var since, format string
 	export := &cobra.Command{

@@ -37,12 +37,7 @@ func certsListCommand(sf *storeFlags) *cobra.Command {
 		Use:   "list",
 		Short: "List certificates, newest first",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, _, err := sf.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer st.Close()
+		RunE: sf.runE(func(cmd *cobra.Command, _ []string, st *store.Store) error {
 			now := time.Now().UTC()
 			f := store.CertificateFilter{AccountID: account, Profile: profile, Status: status,
 				Now: now, Limit: limit}
@@ -60,7 +55,7 @@ func certsListCommand(sf *storeFlags) *cobra.Command {
 				return err
 			}
 			return writeCerts(cmd, rows, format, now)
-		},
+		}),
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&name, "name", "", "names containing this text (* matches anything)")
@@ -128,12 +123,7 @@ func certsShowCommand(sf *storeFlags) *cobra.Command {
 		Use:   "show SERIAL",
 		Short: "Show one certificate with its order, account, validations and renewals",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			st, _, err := sf.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer st.Close()
+		RunE: sf.runE(func(cmd *cobra.Command, args []string, st *store.Store) error {
 			r := st.Read(cmd.Context())
 			c, err := r.Certificate(strings.ToLower(args[0]))
 			if err != nil {
@@ -166,7 +156,7 @@ func certsShowCommand(sf *storeFlags) *cobra.Command {
 			}
 			fmt.Fprintln(out)
 			return pem.Encode(out, &pem.Block{Type: "CERTIFICATE", Bytes: c.DER})
-		},
+		}),
 	}
 }
 

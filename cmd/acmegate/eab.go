@@ -82,12 +82,7 @@ func eabListCommand(sf *storeFlags) *cobra.Command {
 		Use:   "list",
 		Short: "List EAB keys (never their MAC keys)",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, _, err := sf.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer st.Close()
+		RunE: sf.runE(func(cmd *cobra.Command, _ []string, st *store.Store) error {
 			keys, err := st.Read(cmd.Context()).EABKeys()
 			if err != nil {
 				return err
@@ -103,7 +98,7 @@ func eabListCommand(sf *storeFlags) *cobra.Command {
 					k.CreatedAt.UTC().Format(time.RFC3339), revoked)
 			}
 			return w.Flush()
-		},
+		}),
 	}
 }
 
@@ -112,12 +107,7 @@ func eabRevokeCommand(sf *storeFlags) *cobra.Command {
 		Use:   "revoke KEY_ID",
 		Short: "Revoke an EAB key so it binds no further accounts",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			st, _, err := sf.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer st.Close()
+		RunE: sf.runE(func(cmd *cobra.Command, args []string, st *store.Store) error {
 			return st.Transact(cmd.Context(), func(tx *store.Tx) error {
 				if err := tx.RevokeEABKey(args[0], time.Now().UTC()); err != nil {
 					return err
@@ -125,6 +115,6 @@ func eabRevokeCommand(sf *storeFlags) *cobra.Command {
 				return tx.Audit(store.Event{Type: state.EventEABKeyRevoked, Actor: "operator",
 					Subject: "eab:" + args[0], Outcome: state.OutcomeSuccess})
 			})
-		},
+		}),
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/acmegate/acmegate/acme/state"
+	"github.com/acmegate/acmegate/store"
 )
 
 func grantsCommand() *cobra.Command {
@@ -80,12 +81,7 @@ func grantsListCommand(sf *storeFlags) *cobra.Command {
 		Use:   "list",
 		Short: "List ownership grants, newest first",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, _, err := sf.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer st.Close()
+		RunE: sf.runE(func(cmd *cobra.Command, _ []string, st *store.Store) error {
 			rows, err := st.Read(cmd.Context()).Grants()
 			if err != nil {
 				return err
@@ -112,7 +108,7 @@ func grantsListCommand(sf *storeFlags) *cobra.Command {
 					g.Expires.UTC().Format(time.RFC3339), g.Owner, g.Reason)
 			}
 			return w.Flush()
-		},
+		}),
 	}
 	cmd.Flags().BoolVar(&activeOnly, "active", false, "list only grants in force")
 	return cmd
@@ -124,19 +120,14 @@ func grantsRevokeCommand(sf *storeFlags) *cobra.Command {
 		Use:   "revoke GRANT_ID",
 		Short: "Revoke a grant and deactivate the authorizations made from it",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			st, _, err := sf.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer st.Close()
+		RunE: sf.runE(func(cmd *cobra.Command, args []string, st *store.Store) error {
 			n, err := state.Grants{Store: st}.Revoke(cmd.Context(), args[0], reason)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "revoked %s; %d authorizations deactivated\n", args[0], n)
 			return nil
-		},
+		}),
 	}
 	cmd.Flags().StringVar(&reason, "reason", "", "why the grant is revoked, for the audit log")
 	return cmd

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 
+	"github.com/acmegate/acmegate/store"
 	"github.com/spf13/cobra"
 )
 
@@ -15,19 +16,14 @@ func migrateCommand() *cobra.Command {
 to run while replicas start. serve runs the same migrations when it opens the
 database; run this explicitly before a rolling upgrade.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, _, err := sf.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer st.Close()
+		RunE: sf.runE(func(cmd *cobra.Command, _ []string, st *store.Store) error {
 			v, err := st.SchemaVersion(cmd.Context())
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s database at schema version %d\n", st.Dialect(), v)
 			return nil
-		},
+		}),
 	}
 	sf.register(cmd)
 	return cmd

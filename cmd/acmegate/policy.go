@@ -125,12 +125,7 @@ func policyShowCommand(sf *storeFlags) *cobra.Command {
 		Use:   "show",
 		Short: "Print a saved policy version (default the newest)",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, _, err := sf.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer st.Close()
+		RunE: sf.runE(func(cmd *cobra.Command, _ []string, st *store.Store) error {
 			row, err := loadPolicyVersion(cmd.Context(), st, version)
 			if err != nil {
 				return err
@@ -140,7 +135,7 @@ func policyShowCommand(sf *storeFlags) *cobra.Command {
 				row.Author, row.CreatedAt.UTC().Format(time.RFC3339), row.SHA256)
 			_, err = io.WriteString(out, row.Document)
 			return err
-		},
+		}),
 	}
 	cmd.Flags().IntVar(&version, "version", 0, "version to print (default the newest)")
 	return cmd
@@ -172,12 +167,7 @@ func policyVersionsCommand(sf *storeFlags) *cobra.Command {
 		Use:   "versions",
 		Short: "List saved policy versions, newest first",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, _, err := sf.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer st.Close()
+		RunE: sf.runE(func(cmd *cobra.Command, _ []string, st *store.Store) error {
 			rows, err := st.Read(cmd.Context()).PolicyVersions(limit)
 			if err != nil {
 				return err
@@ -189,7 +179,7 @@ func policyVersionsCommand(sf *storeFlags) *cobra.Command {
 					r.CreatedAt.UTC().Format(time.RFC3339), r.SHA256)
 			}
 			return w.Flush()
-		},
+		}),
 	}
 	cmd.Flags().IntVar(&limit, "limit", 50, "how many versions to list")
 	return cmd
@@ -280,12 +270,7 @@ func policyExceptionsCommand(sf *storeFlags) *cobra.Command {
 		Use:   "exceptions",
 		Short: "List the exceptions of a policy version: in force, then lapsed",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, _, err := sf.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer st.Close()
+		RunE: sf.runE(func(cmd *cobra.Command, _ []string, st *store.Store) error {
 			row, err := loadPolicyVersion(cmd.Context(), st, version)
 			if err != nil {
 				return err
@@ -295,7 +280,7 @@ func policyExceptionsCommand(sf *storeFlags) *cobra.Command {
 				return fmt.Errorf("policy version %d: %w", row.Version, err)
 			}
 			return printExceptions(cmd.OutOrStdout(), doc.Exceptions, row.Version, time.Now())
-		},
+		}),
 	}
 	cmd.Flags().IntVar(&version, "version", 0, "policy version (default the newest)")
 	return cmd
