@@ -19,6 +19,7 @@ import (
 	"github.com/acmegate/acmegate/ca/catest"
 )
 
+// SECURITY-CATALOGUE G4, G5: the profile fields, and SANs from the order, not the CSR.
 func TestIssueLeafContents(t *testing.T) {
 	t.Parallel()
 	p := sharedPKI
@@ -177,6 +178,7 @@ func TestIssueCommonName(t *testing.T) {
 	}
 }
 
+// SECURITY-CATALOGUE G3: validity exact to the second, never past the issuer.
 func TestIssueValidity(t *testing.T) {
 	t.Parallel()
 	profile := Profile{Lifetime: 24 * time.Hour, MaxLifetime: 72 * time.Hour,

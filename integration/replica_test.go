@@ -30,6 +30,8 @@ const replicaConfig = `acme:
 // connection per request, so that consecutive requests of one ACME flow
 // land on different replicas. The subtests share the cluster; the last
 // one kills a replica.
+//
+// SECURITY-CATALOGUE J5: replicas on one PostgreSQL database keep the invariants.
 func TestReplicas(t *testing.T) {
 	t.Parallel()
 	c := startCluster(t, 3, replicaConfig)

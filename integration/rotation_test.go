@@ -22,6 +22,8 @@ import (
 // through the new intermediate, while the certificate issued before still
 // downloads with the old chain, is revoked into the old intermediate's CRL
 // and is told by ARI to renew now.
+//
+// SECURITY-CATALOGUE J10: chains served per issuer across an intermediate rollover.
 func TestIntermediateRotation(t *testing.T) {
 	t.Parallel()
 	g := startGateway(t)

@@ -76,6 +76,7 @@ func firstCertificate(t *testing.T, chainPEM []byte) *x509.Certificate {
 	return certs[0]
 }
 
+// SECURITY-CATALOGUE J12: clients cope with a demanding but valid server.
 func TestStaging(t *testing.T) {
 	t.Parallel()
 	g := startGateway(t, withConfig(stagingConfig))

@@ -144,6 +144,8 @@ func TestOpenErrors(t *testing.T) {
 
 // TestSQLitePragmas checks the pragmas on several pooled connections at
 // once: they come from the DSN, so every connection must carry them.
+// SECURITY-CATALOGUE J3, J4: WAL, synchronous FULL by default, a busy timeout and
+// immediate write transactions are in force.
 func TestSQLitePragmas(t *testing.T) {
 	tests := []struct {
 		name        string

@@ -27,6 +27,8 @@ func fromPeer(t *testing.T, gw *acmetest.Gateway, method, url, addr, forwarded s
 // and new-nonce, answers rateLimited with a Retry-After that says when a
 // token is back, ignores X-Forwarded-For, leaves other addresses alone and
 // refills with time.
+//
+// SECURITY-CATALOGUE J11: overload is refused at once with Retry-After.
 func TestRateLimitPerIP(t *testing.T) {
 	// One token every 4 seconds, two at most.
 	gw := acmetest.New(t, acmetest.Options{

@@ -31,7 +31,7 @@ func TestRoutingEncodedPaths(t *testing.T) {
 		{name: "I4 dot segments to another account's order",
 			send: postAsGet(prefix + "/authz/..%2Forder%2F" + orderID), status: 404, typ: "malformed"},
 		{name: "I4 encoded slash in the certificate serial",
-			send: postAsGet(prefix + "/cert/%2F..%2F" + e.issued.CertURL[strings.LastIndex(e.issued.CertURL, "/")+1:]),
+			send:   postAsGet(prefix + "/cert/%2F..%2F" + e.issued.CertURL[strings.LastIndex(e.issued.CertURL, "/")+1:]),
 			status: 404, typ: "malformed"},
 		{name: "I5 SQL fragment as an order ID",
 			send: postAsGet(prefix + "/order/" + url.PathEscape("x' OR '1'='1")), status: 404, typ: "malformed"},

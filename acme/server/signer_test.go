@@ -19,6 +19,8 @@ import (
 // fails fast with 503 and Retry-After, leaves the order ready with no
 // certificate and an audit event, and that the same order is finalized
 // once the signer is back, without a restart.
+//
+// SECURITY-CATALOGUE J7: a signer outage fails fast and recovers without a restart.
 func TestFinalizeSignerOutage(t *testing.T) {
 	gw := acmetest.New(t, acmetest.Options{})
 	c := gw.NewClient(t, jose.ES256)
