@@ -2,8 +2,10 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"gorm.io/gorm"
 )
@@ -19,19 +21,29 @@ type committer struct {
 	store    *Store
 	jobs     chan *commitJob
 	maxBatch int
-	stop     chan struct{}
-	wg       sync.WaitGroup
+	// maxWait is the longest a job may wait in the queue before it is
+	// failed with ErrBusy instead of run: the busy timeout, so a write
+	// waits about as long as it would without batching.
+	maxWait time.Duration
+	stop    chan struct{}
+	wg      sync.WaitGroup
 }
 
 type commitJob struct {
-	ctx  context.Context
-	fn   func(tx *Tx) error
-	done chan error
+	ctx    context.Context
+	fn     func(tx *Tx) error
+	done   chan error
+	queued time.Time
 }
 
-func newCommitter(db *gorm.DB, s *Store, maxBatch int) *committer {
+// ErrBusy reports a transaction that waited in the group-commit queue
+// longer than the busy timeout, because the database stayed locked by
+// another process. It is not run, so callers can retry it safely.
+var ErrBusy = errors.New("store: database busy: the write waited longer than the busy timeout")
+
+func newCommitter(db *gorm.DB, s *Store, maxBatch int, maxWait time.Duration) *committer {
 	c := &committer{db: db, store: s, jobs: make(chan *commitJob, 4*maxBatch),
-		maxBatch: maxBatch, stop: make(chan struct{})}
+		maxBatch: maxBatch, maxWait: maxWait, stop: make(chan struct{})}
 	c.wg.Add(1)
 	go c.run()
 	return c
@@ -41,7 +53,7 @@ func newCommitter(db *gorm.DB, s *Store, maxBatch int) *committer {
 // batch to finish, even when ctx ends: returning early could report a
 // failure for a transaction that then commits.
 func (c *committer) submit(ctx context.Context, fn func(tx *Tx) error) error {
-	job := &commitJob{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	job := &commitJob{ctx: ctx, fn: fn, done: make(chan error, 1), queued: time.Now()}
 	select {
 	case c.jobs <- job:
 	case <-ctx.Done():
@@ -94,6 +106,10 @@ func (c *committer) execute(batch []*commitJob) {
 		for i, j := range batch {
 			if err := j.ctx.Err(); err != nil {
 				results[i] = err
+				continue
+			}
+			if c.maxWait > 0 && time.Since(j.queued) > c.maxWait {
+				results[i] = ErrBusy
 				continue
 			}
 			results[i] = runSavepoint(tx, c.store, j.fn)

@@ -27,6 +27,10 @@ var (
 	ErrConflict = errors.New("store: conflict")
 )
 
+// defaultBusyTimeout is how long an SQLite writer waits for the lock when
+// Options.BusyTimeout is zero.
+const defaultBusyTimeout = 10 * time.Second
+
 // Dialect names the database engine behind a [Store].
 type Dialect string
 
@@ -116,7 +120,11 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, err
 	}
 	if dialect == SQLite && !opts.NoGroupCommit {
-		s.committer = newCommitter(db, s, 64)
+		busy := opts.BusyTimeout
+		if busy <= 0 {
+			busy = defaultBusyTimeout
+		}
+		s.committer = newCommitter(db, s, 64, busy)
 	}
 	return s, nil
 }
@@ -160,7 +168,7 @@ func dialectorFor(opts Options) (Dialect, gorm.Dialector, error) {
 	}
 	busy := opts.BusyTimeout
 	if busy <= 0 {
-		busy = 10 * time.Second
+		busy = defaultBusyTimeout
 	}
 	syncMode := strings.ToUpper(opts.Synchronous)
 	if syncMode == "" {

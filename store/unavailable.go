@@ -24,6 +24,9 @@ func IsUnavailable(err error) bool {
 	if err == nil {
 		return false
 	}
+	if errors.Is(err, ErrBusy) {
+		return true
+	}
 	var sqliteErr sqlite3.Error
 	if errors.As(err, &sqliteErr) {
 		switch sqliteErr.Code {
