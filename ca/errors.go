@@ -70,4 +70,10 @@ var (
 	// ErrBadCRL means CRL parameters are invalid: a missing or oversized
 	// number, nextUpdate not after thisUpdate, or an unknown reason code.
 	ErrBadCRL = errors.New("ca: invalid CRL parameters")
+
+	// ErrBadSignature means a certificate came back from the signer not as
+	// requested: its signature does not verify with the intermediate (a
+	// faulty HSM, an RSA-CRT fault), or its key, serial or names differ.
+	// It is never returned to anyone.
+	ErrBadSignature = errors.New("ca: the signed certificate failed its check")
 )

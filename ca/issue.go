@@ -1,6 +1,7 @@
 package ca
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -13,6 +14,7 @@ import (
 	"io"
 	"math/big"
 	"net"
+	"slices"
 	"time"
 )
 
@@ -309,7 +311,33 @@ func (i *Issuer) sign(
 	if err != nil {
 		return nil, nil, fmt.Errorf("parsing issued certificate %x: %w", tmpl.SerialNumber, err)
 	}
+	if err := checkIssued(cert, tmpl, pub, i.Certificate); err != nil {
+		return nil, nil, fmt.Errorf("checking issued certificate %x: %w", tmpl.SerialNumber, err)
+	}
 	return cert, der, nil
+}
+
+// checkIssued refuses a certificate whose signature does not verify with
+// the intermediate (a faulty HSM or an RSA-CRT fault) or whose serial, key
+// or names differ from what was checked before signing.
+func checkIssued(cert, tmpl *x509.Certificate, pub crypto.PublicKey, issuer *x509.Certificate) error {
+	if err := cert.CheckSignatureFrom(issuer); err != nil {
+		return fmt.Errorf("%w: the signature does not verify: %w", ErrBadSignature, err)
+	}
+	spki, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil || !bytes.Equal(spki, cert.RawSubjectPublicKeyInfo) {
+		return fmt.Errorf("%w: the certified key is not the requested one", ErrBadSignature)
+	}
+	if cert.SerialNumber.Cmp(tmpl.SerialNumber) != 0 {
+		return fmt.Errorf("%w: the serial differs from the reserved one", ErrBadSignature)
+	}
+	// Names given in the template (not in a hand-built SAN extension, as
+	// for device identifiers) must come back exactly.
+	if len(tmpl.DNSNames)+len(tmpl.IPAddresses) > 0 && (!slices.Equal(cert.DNSNames, tmpl.DNSNames) ||
+		!slices.EqualFunc(cert.IPAddresses, tmpl.IPAddresses, net.IP.Equal)) {
+		return fmt.Errorf("%w: the names differ from the request", ErrBadSignature)
+	}
+	return nil
 }
 
 // defaultRand is the randomness used when a caller passes none.
