@@ -62,6 +62,9 @@ const (
 // time, and then checks that nothing a client received was lost and that
 // the database holds no half-done issuance. It runs 20 kills, 3 with
 // -short; TestCrashRecoveryLong runs as many as ACMEGATE_CRASH_KILLS asks.
+//
+// SECURITY-CATALOGUE H3: every certificate a client received is in the
+// inventory, so none exists that could not be revoked.
 func TestCrashRecovery(t *testing.T) {
 	plan := crashPlan{kills: 20, workers: 4, minUp: 300 * time.Millisecond, maxUp: 1200 * time.Millisecond}
 	if testing.Short() {

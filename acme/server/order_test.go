@@ -182,7 +182,9 @@ func TestNewOrderRefusals(t *testing.T) {
 
 // TestNewOrder checks a successful order: normalised identifiers, one
 // pending authorization each with the configured challenges, and the
-// order's Location (RFC 8555, Section 7.4).
+// order's Location (RFC 8555, Section 7.4). SECURITY-CATALOGUE E7 and E9:
+// exactly the safe challenge types are offered, and a wildcard gets dns-01
+// only.
 func TestNewOrder(t *testing.T) {
 	t.Parallel()
 	gw := acmetest.New(t, acmetest.Options{})
