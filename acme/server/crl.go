@@ -38,13 +38,16 @@ func writeCRL(c echo.Context, der []byte, generated time.Time) error {
 	return c.Blob(http.StatusOK, "application/pkix-crl", der)
 }
 
-// CRLHandler serves only the CRLs, for a plain-HTTP listener: CRL
-// distribution points are fetched over http by most relying parties.
+// CRLHandler serves only the CRLs and the OCSP responder, for a plain-HTTP
+// listener: CRL distribution points and OCSP responders are fetched over
+// http by most relying parties.
 func (s *Server) CRLHandler() http.Handler {
 	e := echo.New()
 	e.HideBanner = true
 	e.HTTPErrorHandler = s.handleError
 	e.GET(s.opts.Prefix+"/crl", s.crl)
 	e.GET(s.opts.Prefix+"/crl/:keyid", s.issuerCRL)
+	e.POST(s.opts.Prefix+"/ocsp", s.ocspPost)
+	e.GET(s.opts.Prefix+"/ocsp/*", s.ocspGet)
 	return e
 }

@@ -177,6 +177,8 @@ func (s *Server) routes() *echo.Echo {
 	g.GET("/root.pem", s.pemFile(s.opts.RootPEM))
 	g.GET("/crl", s.crl)
 	g.GET("/crl/:keyid", s.issuerCRL)
+	g.POST("/ocsp", s.ocspPost)
+	g.GET("/ocsp/*", s.ocspGet)
 
 	// RFC 8555, Section 6.3: resources other than the directory and
 	// new-nonce are fetched with POST-as-GET; a plain GET is refused.

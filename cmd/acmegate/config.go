@@ -193,6 +193,9 @@ type ProfileConfig struct {
 	ExtKeyUsage       []string `yaml:"ext_key_usage"`
 	IncludeCommonName bool     `yaml:"include_common_name"`
 	CRLURL            string   `yaml:"crl_url"`
+	// OCSPURL is the OCSP responder named in the authority information
+	// access extension; acmegate serves one at /acme/ocsp.
+	OCSPURL string `yaml:"ocsp_url"`
 }
 
 // PolicyConfig restricts which identifiers may be ordered.

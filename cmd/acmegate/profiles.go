@@ -23,6 +23,7 @@ func (p ProfileConfig) toProfile(name string) (ca.Profile, error) {
 		Backdate:             time.Duration(p.Backdate),
 		IncludeCommonName:    p.IncludeCommonName,
 		CRLDistributionPoint: p.CRLURL,
+		OCSPServer:           p.OCSPURL,
 	}
 	for _, u := range p.ExtKeyUsage {
 		eku, ok := extKeyUsages[u]
