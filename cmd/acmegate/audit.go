@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/acmegate/acmegate/store"
@@ -17,10 +18,28 @@ func auditCommand() *cobra.Command {
 	}
 	sf.register(cmd)
 	cmd.AddCommand(&cobra.Command{
-		Use:   "verify",
-		Short: "Check the whole audit chain and name the first broken link",
-		Args:  cobra.NoArgs,
-		RunE: sf.runE(func(cmd *cobra.Command, _ []string, st *store.Store) error {
+		Use:         "verify",
+		Short:       "Check the whole audit chain and name the first broken link",
+		Args:        cobra.NoArgs,
+		Annotations: remoteCapable,
+		RunE: remoteOr(&sf, func(cmd *cobra.Command, _ []string, c *adminClient) error {
+			var res struct {
+				Intact   bool   `json:"intact"`
+				Events   int64  `json:"events"`
+				BrokenAt int64  `json:"broken_at"`
+				Reason   string `json:"reason"`
+			}
+			if err := c.do(cmd.Context(), http.MethodGet, "/v1/audit/verify", nil, nil,
+				&res); err != nil {
+				return err
+			}
+			if !res.Intact {
+				return fmt.Errorf("audit chain broken at event %d: %s (%d events verified before it)",
+					res.BrokenAt, res.Reason, res.Events)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "audit chain intact: %d events\n", res.Events)
+			return nil
+		}, func(cmd *cobra.Command, _ []string, st *store.Store) error {
 			brk, n, err := st.VerifyAudit(cmd.Context())
 			if err != nil {
 				return err

@@ -6,6 +6,9 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -34,9 +37,10 @@ func certsListCommand(sf *storeFlags) *cobra.Command {
 		limit                                  int
 	)
 	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List certificates, newest first",
-		Args:  cobra.NoArgs,
+		Use:         "list",
+		Short:       "List certificates, newest first",
+		Args:        cobra.NoArgs,
+		Annotations: remoteCapable,
 		RunE: sf.runE(func(cmd *cobra.Command, _ []string, st *store.Store) error {
 			now := time.Now().UTC()
 			f := store.CertificateFilter{AccountID: account, Profile: profile, Status: status,
@@ -56,6 +60,28 @@ func certsListCommand(sf *storeFlags) *cobra.Command {
 			}
 			return writeCerts(cmd, rows, format, now)
 		}),
+	}
+	local := cmd.RunE
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if !sf.remote() {
+			return local(cmd, args)
+		}
+		q := url.Values{}
+		for k, v := range map[string]string{"name": name, "account": account,
+			"profile": profile, "status": status} {
+			if v != "" {
+				q.Set(k, v)
+			}
+		}
+		if expiring > 0 {
+			q.Set("expiring_within", expiring.String())
+		}
+		q.Set("limit", strconv.Itoa(limit))
+		rows, err := remoteCertificates(cmd, sf, q)
+		if err != nil {
+			return err
+		}
+		return writeCerts(cmd, rows, format, time.Now().UTC())
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&name, "name", "", "names containing this text (* matches anything)")
@@ -120,10 +146,19 @@ func writeCerts(cmd *cobra.Command, rows []store.Certificate, format string, now
 
 func certsShowCommand(sf *storeFlags) *cobra.Command {
 	return &cobra.Command{
-		Use:   "show SERIAL",
-		Short: "Show one certificate with its order, account, validations and renewals",
-		Args:  cobra.ExactArgs(1),
-		RunE: sf.runE(func(cmd *cobra.Command, args []string, st *store.Store) error {
+		Use:         "show SERIAL",
+		Short:       "Show one certificate with its order, account, validations and renewals",
+		Args:        cobra.ExactArgs(1),
+		Annotations: remoteCapable,
+		RunE: remoteOr(sf, func(cmd *cobra.Command, args []string, c *adminClient) error {
+			var body json.RawMessage
+			if err := c.do(cmd.Context(), http.MethodGet,
+				"/v1/certificates/"+url.PathEscape(args[0]), nil, nil, &body); err != nil {
+				return err
+			}
+			_, err := cmd.OutOrStdout().Write(body)
+			return err
+		}, func(cmd *cobra.Command, args []string, st *store.Store) error {
 			r := st.Read(cmd.Context())
 			c, err := r.Certificate(strings.ToLower(args[0]))
 			if err != nil {
@@ -170,7 +205,8 @@ func certsRenewEarlyCommand(sf *storeFlags) *cobra.Command {
 filters to start now (or at --at). Clients that poll renewal information
 (lego, Caddy) renew at once; acmegate report shows which did, through the
 replaces field of their new orders.`,
-		Args: cobra.NoArgs,
+		Args:        cobra.NoArgs,
+		Annotations: remoteCapable,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if name == "" && account == "" && profile == "" {
 				return fmt.Errorf("give at least one of --name, --account or --profile")
@@ -185,6 +221,28 @@ replaces field of their new orders.`,
 					return fmt.Errorf("--at must be an RFC 3339 time: %w", err)
 				}
 				due = t
+			}
+			if sf.remote() {
+				c, err := sf.client()
+				if err != nil {
+					return err
+				}
+				var res struct {
+					Serials []string  `json:"serials"`
+					Due     time.Time `json:"due"`
+				}
+				body := map[string]any{"name": name, "account": account, "profile": profile,
+					"reason": reason}
+				if at != "" {
+					body["at"] = due // else the gateway's now
+				}
+				err = c.do(cmd.Context(), http.MethodPost, "/v1/renewals", nil, body, &res)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "certificates marked for renewal from %[2]s: %[1]d\n",
+					len(res.Serials), res.Due.Format(time.RFC3339))
+				return nil
 			}
 			st, _, err := sf.open(cmd.Context())
 			if err != nil {

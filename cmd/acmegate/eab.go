@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"net/http"
+	"net/url"
 	"text/tabwriter"
 	"time"
 
@@ -29,12 +31,31 @@ func eabCreateCommand(sf *storeFlags) *cobra.Command {
 	var label, policy, directory string
 	var reusable bool
 	cmd := &cobra.Command{
-		Use:   "create",
-		Short: "Create an EAB key and print its key ID and MAC key once",
-		Args:  cobra.NoArgs,
+		Use:         "create",
+		Short:       "Create an EAB key and print its key ID and MAC key once",
+		Args:        cobra.NoArgs,
+		Annotations: remoteCapable,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if label == "" {
 				return fmt.Errorf("--label is required: say who the key is for")
+			}
+			if sf.remote() {
+				c, err := sf.client()
+				if err != nil {
+					return err
+				}
+				var key remoteEABKey
+				err = c.do(cmd.Context(), http.MethodPost, "/v1/eab-keys", nil,
+					map[string]any{"label": label, "reusable": reusable, "policy": policy,
+						"directory": directory}, &key)
+				if err != nil {
+					return err
+				}
+				out := cmd.OutOrStdout()
+				fmt.Fprintf(out, "key id:  %s\n", key.ID)
+				fmt.Fprintf(out, "hmac key: %s\n", key.MACKey)
+				fmt.Fprintln(out, "The HMAC key is shown only now; hand it to the account owner over a secure channel.")
+				return nil
 			}
 			st, _, err := sf.open(cmd.Context())
 			if err != nil {
@@ -79,35 +100,68 @@ func eabCreateCommand(sf *storeFlags) *cobra.Command {
 
 func eabListCommand(sf *storeFlags) *cobra.Command {
 	return &cobra.Command{
-		Use:   "list",
-		Short: "List EAB keys (never their MAC keys)",
-		Args:  cobra.NoArgs,
-		RunE: sf.runE(func(cmd *cobra.Command, _ []string, st *store.Store) error {
+		Use:         "list",
+		Short:       "List EAB keys (never their MAC keys)",
+		Args:        cobra.NoArgs,
+		Annotations: remoteCapable,
+		RunE: remoteOr(sf, func(cmd *cobra.Command, _ []string, c *adminClient) error {
+			var res struct {
+				Keys []remoteEABKey `json:"eab_keys"`
+			}
+			if err := c.do(cmd.Context(), http.MethodGet, "/v1/eab-keys", nil, nil, &res); err != nil {
+				return err
+			}
+			keys := make([]store.EABKey, 0, len(res.Keys))
+			for _, k := range res.Keys {
+				keys = append(keys, store.EABKey{ID: k.ID, Label: k.Label, Reusable: k.Reusable,
+					Bindings: k.Bindings, CreatedAt: k.CreatedAt, RevokedAt: k.RevokedAt})
+			}
+			return writeEABKeys(cmd, keys)
+		}, func(cmd *cobra.Command, _ []string, st *store.Store) error {
 			keys, err := st.Read(cmd.Context()).EABKeys()
 			if err != nil {
 				return err
 			}
-			w := tabwriter.NewWriter(cmd.OutOrStdout(), 2, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "KEY ID\tLABEL\tREUSABLE\tBOUND ACCOUNTS\tCREATED\tREVOKED")
-			for _, k := range keys {
-				revoked := "-"
-				if k.RevokedAt != nil {
-					revoked = k.RevokedAt.UTC().Format(time.RFC3339)
-				}
-				fmt.Fprintf(w, "%s\t%s\t%v\t%d\t%s\t%s\n", k.ID, k.Label, k.Reusable, k.Bindings,
-					k.CreatedAt.UTC().Format(time.RFC3339), revoked)
-			}
-			return w.Flush()
+			return writeEABKeys(cmd, keys)
 		}),
 	}
 }
 
+// remoteEABKey is an EAB key as the admin API shows it.
+type remoteEABKey struct {
+	ID        string     `json:"id"`
+	Label     string     `json:"label"`
+	Reusable  bool       `json:"reusable"`
+	Bindings  int        `json:"bindings"`
+	CreatedAt time.Time  `json:"created_at"`
+	RevokedAt *time.Time `json:"revoked_at"`
+	MACKey    string     `json:"mac_key"`
+}
+
+func writeEABKeys(cmd *cobra.Command, keys []store.EABKey) error {
+	w := tabwriter.NewWriter(cmd.OutOrStdout(), 2, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "KEY ID\tLABEL\tREUSABLE\tBOUND ACCOUNTS\tCREATED\tREVOKED")
+	for _, k := range keys {
+		revoked := "-"
+		if k.RevokedAt != nil {
+			revoked = k.RevokedAt.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%v\t%d\t%s\t%s\n", k.ID, k.Label, k.Reusable, k.Bindings,
+			k.CreatedAt.UTC().Format(time.RFC3339), revoked)
+	}
+	return w.Flush()
+}
+
 func eabRevokeCommand(sf *storeFlags) *cobra.Command {
 	return &cobra.Command{
-		Use:   "revoke KEY_ID",
-		Short: "Revoke an EAB key so it binds no further accounts",
-		Args:  cobra.ExactArgs(1),
-		RunE: sf.runE(func(cmd *cobra.Command, args []string, st *store.Store) error {
+		Use:         "revoke KEY_ID",
+		Short:       "Revoke an EAB key so it binds no further accounts",
+		Args:        cobra.ExactArgs(1),
+		Annotations: remoteCapable,
+		RunE: remoteOr(sf, func(cmd *cobra.Command, args []string, c *adminClient) error {
+			return c.do(cmd.Context(), http.MethodDelete, "/v1/eab-keys/"+url.PathEscape(args[0]),
+				nil, nil, nil)
+		}, func(cmd *cobra.Command, args []string, st *store.Store) error {
 			return st.Transact(cmd.Context(), func(tx *store.Tx) error {
 				if err := tx.RevokeEABKey(args[0], time.Now().UTC()); err != nil {
 					return err

@@ -3,10 +3,14 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/url"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/acmegate/acmegate/store"
 )
 
 func reportCommand() *cobra.Command {
@@ -14,9 +18,10 @@ func reportCommand() *cobra.Command {
 	var from, to, format string
 	var days int
 	cmd := &cobra.Command{
-		Use:   "report",
-		Short: "Lifecycle evidence per account and profile: issued, renewed, revoked, expired unrenewed",
-		Args:  cobra.NoArgs,
+		Use:         "report",
+		Short:       "Lifecycle evidence per account and profile: issued, renewed, revoked, expired unrenewed",
+		Args:        cobra.NoArgs,
+		Annotations: remoteCapable,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			now := time.Now().UTC()
 			start, end := now.AddDate(0, 0, -days), now
@@ -31,14 +36,27 @@ func reportCommand() *cobra.Command {
 					return fmt.Errorf("--to must be an RFC 3339 time: %w", err)
 				}
 			}
-			st, _, err := sf.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			rep, err := st.BuildReport(cmd.Context(), start, end, now)
-			if err != nil {
-				return err
+			var rep *store.Report
+			if sf.remote() {
+				c, err := sf.client()
+				if err != nil {
+					return err
+				}
+				q := url.Values{"from": {start.Format(time.RFC3339)},
+					"to": {end.Format(time.RFC3339)}}
+				rep = new(store.Report)
+				if err := c.do(cmd.Context(), http.MethodGet, "/v1/report", q, nil, rep); err != nil {
+					return err
+				}
+			} else {
+				st, _, err := sf.open(cmd.Context())
+				if err != nil {
+					return err
+				}
+				defer st.Close()
+				if rep, err = st.BuildReport(cmd.Context(), start, end, now); err != nil {
+					return err
+				}
 			}
 			out := cmd.OutOrStdout()
 			switch format {
