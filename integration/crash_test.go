@@ -655,21 +655,7 @@ func TestCrashDuringValidation(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), flowTimeout)
 	defer cancel()
 	name := "killed-validation.crash.test.internal"
-	pointAt(g, name)
-	client := newXClient(t, ctx, g)
-	order, err := client.AuthorizeOrder(ctx, acme.DomainIDs(name))
-	if err != nil {
-		t.Fatalf("AuthorizeOrder: %v", err)
-	}
-	z, err := client.GetAuthorization(ctx, order.AuthzURLs[0])
-	if err != nil {
-		t.Fatalf("GetAuthorization: %v", err)
-	}
-	chal := findChallenge(t, z, challHTTP01)
-	keyAuth, err := client.HTTP01ChallengeResponse(chal.Token)
-	if err != nil {
-		t.Fatal(err)
-	}
+	client, order, chal, keyAuth := pendingHTTP01(t, ctx, g, name)
 	// The first validation request hangs until the gateway is gone; later
 	// ones are answered.
 	hit := make(chan struct{})
@@ -708,7 +694,7 @@ func TestCrashDuringValidation(t *testing.T) {
 
 	waitCtx, waitCancel := context.WithTimeout(ctx, crashRecoveryWait)
 	defer waitCancel()
-	if _, err := client.WaitAuthorization(waitCtx, z.URI); err != nil {
+	if _, err := client.WaitAuthorization(waitCtx, order.AuthzURLs[0]); err != nil {
 		t.Fatalf("WaitAuthorization after the restart: %v, want the interrupted validation completed within %v",
 			err, crashRecoveryWait)
 	}
@@ -718,7 +704,7 @@ func TestCrashDuringValidation(t *testing.T) {
 		t.Errorf("the responder got %d requests, want the validation run again after the restart", served)
 	}
 	requests.Unlock()
-	order, err = client.WaitOrder(ctx, order.URI)
+	order, err := client.WaitOrder(ctx, order.URI)
 	if err != nil {
 		t.Fatalf("WaitOrder: %v", err)
 	}

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/acmegate/acmegate/ca"
+	"golang.org/x/crypto/acme"
 )
 
 // fastKeyIterations is the PBKDF2 count the prepared intermediate key is
@@ -400,4 +401,28 @@ func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 // lowercase hex of its big-endian bytes.
 func certSerial(c *x509.Certificate) string {
 	return fmt.Sprintf("%x", c.SerialNumber.Bytes())
+}
+
+// pendingHTTP01 points name at the harness, orders it with x/crypto/acme
+// and returns the client, the order, its http-01 challenge and that
+// challenge's key authorization, for tests that control the answer.
+func pendingHTTP01(t *testing.T, ctx context.Context, g *gateway, name string) (
+	*acme.Client, *acme.Order, *acme.Challenge, string) {
+	t.Helper()
+	pointAt(g, name)
+	client := newXClient(t, ctx, g)
+	order, err := client.AuthorizeOrder(ctx, acme.DomainIDs(name))
+	if err != nil {
+		t.Fatalf("AuthorizeOrder: %v", err)
+	}
+	z, err := client.GetAuthorization(ctx, order.AuthzURLs[0])
+	if err != nil {
+		t.Fatalf("GetAuthorization: %v", err)
+	}
+	chal := findChallenge(t, z, challHTTP01)
+	keyAuth, err := client.HTTP01ChallengeResponse(chal.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return client, order, chal, keyAuth
 }

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	_ "github.com/mattn/go-sqlite3" // the "sqlite3" driver that holds the lock
-	"golang.org/x/crypto/acme"
 
 	"github.com/acmegate/acmegate/store"
 	"github.com/acmegate/acmegate/store/storetest"
@@ -376,21 +375,7 @@ func TestFaultGracefulShutdown(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), flowTimeout)
 	defer cancel()
 	name := "slow.shutdown.test.internal"
-	pointAt(g, name)
-	client := newXClient(t, ctx, g)
-	order, err := client.AuthorizeOrder(ctx, acme.DomainIDs(name))
-	if err != nil {
-		t.Fatalf("AuthorizeOrder: %v", err)
-	}
-	z, err := client.GetAuthorization(ctx, order.AuthzURLs[0])
-	if err != nil {
-		t.Fatalf("GetAuthorization: %v", err)
-	}
-	chal := findChallenge(t, z, challHTTP01)
-	keyAuth, err := client.HTTP01ChallengeResponse(chal.Token)
-	if err != nil {
-		t.Fatal(err)
-	}
+	client, _, chal, keyAuth := pendingHTTP01(t, ctx, g, name)
 	hit := make(chan struct{})
 	var once sync.Once
 	g.HTTP01.Handle("/.well-known/acme-challenge/"+chal.Token, http.HandlerFunc(
@@ -416,7 +401,7 @@ func TestFaultGracefulShutdown(t *testing.T) {
 	}
 
 	start := time.Now()
-	err = g.terminate()
+	err := g.terminate()
 	took := time.Since(start)
 	if err != nil {
 		t.Errorf("SIGTERM during a validation: %v", err)
