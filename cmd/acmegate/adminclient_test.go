@@ -13,11 +13,13 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/acmegate/acmegate/acme/acmetest"
 	"github.com/acmegate/acmegate/acme/admin"
+	"github.com/acmegate/acmegate/store"
 )
 
 // remoteAdmin is an admin API served over TLS in-process, with the files
@@ -100,11 +102,21 @@ func TestRemoteCertsList(t *testing.T) {
 	if err != nil || !strings.Contains(out, serial) || !strings.Contains(out, "BEGIN CERTIFICATE") {
 		t.Errorf("certs show: got %q, %v", out, err)
 	}
-	out, err = ra.run(t, "certs", "renew-early", "--name", "remote-list", "--reason", "test")
-	// The test gateway's clock is months behind, so the certificate has
-	// expired by the admin API's system clock and none is marked.
-	if err != nil || !strings.Contains(out, "certificates marked for renewal from") {
-		t.Errorf("certs renew-early: got %q, %v", out, err)
+	// The test gateway's clock is months behind the admin API's system
+	// clock, so the issued certificate counts as expired there; a row valid
+	// by the system clock is what renew-early must mark.
+	err = ra.gw.Store.Transact(t.Context(), func(tx *store.Tx) error {
+		return tx.CreateCertificate(&store.Certificate{Serial: "0fedcba9", DER: []byte{0x30},
+			Names: "remote-push.example", Profile: "default", Status: "valid",
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(23 * time.Hour)})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err = ra.run(t, "certs", "renew-early", "--name", "remote-push", "--reason", "test")
+	if err != nil || !strings.Contains(out, "certificates marked for renewal from") ||
+		!strings.HasSuffix(strings.TrimSpace(out), ": 1") {
+		t.Errorf("certs renew-early: got %q, %v; want one certificate marked", out, err)
 	}
 	if out, err = ra.run(t, "audit", "verify"); err != nil || !strings.Contains(out, "intact") {
 		t.Errorf("audit verify: got %q, %v", out, err)
