@@ -97,8 +97,10 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		Logger:                 logger.Discard,
 		TranslateError:         true,
 		SkipDefaultTransaction: true,
-		PrepareStmt:            true,
-		NowFunc:                now,
+		// SQLite connections keep their compiled statements themselves
+		// (sqlitedriver.go); pgx caches statements per connection too.
+		PrepareStmt: dialect == MySQL,
+		NowFunc:     now,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: opening %s database: %w", dialect, err)
@@ -184,7 +186,7 @@ func dialectorFor(opts Options) (Dialect, gorm.Dialector, error) {
 	q.Set("_foreign_keys", "on")
 	q.Set("_synchronous", syncMode)
 	dsn := "file:" + path + "?" + q.Encode()
-	return SQLite, sqlite.Open(dsn), nil
+	return SQLite, sqlite.New(sqlite.Config{DriverName: sqliteDriverName, DSN: dsn}), nil
 }
 
 func sep(dsn string) string {
