@@ -38,19 +38,9 @@ func (tx *Tx) Audit(ev Event) error {
 		}
 		data = string(b)
 	}
-	var head AuditHead
-	q := tx.db
-	if tx.store.dialect != SQLite {
-		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
-	}
-	err := q.Where("id = ?", 1).Take(&head).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		head = AuditHead{ID: 1}
-		if err := tx.db.Create(&head).Error; err != nil {
-			return fmt.Errorf("store: creating audit head: %w", translate(err))
-		}
-	} else if err != nil {
-		return fmt.Errorf("store: locking audit head: %w", err)
+	head, err := tx.auditHead()
+	if err != nil {
+		return err
 	}
 	// The time keeps milliseconds, the finest precision every database
 	// stores (GORM makes MySQL columns datetime(3)): a finer time would
@@ -70,8 +60,46 @@ func (tx *Tx) Audit(ev Event) error {
 	if err := tx.db.Create(&row).Error; err != nil {
 		return fmt.Errorf("store: appending audit event %s: %w", ev.Type, translate(err))
 	}
-	res := tx.db.Model(&AuditHead{}).Where("id = ? AND seq = ?", 1, head.Seq).
-		Updates(map[string]any{"seq": row.Seq, "hash": row.Hash})
+	if tx.batch != nil {
+		// The batch writes the head once, before it commits.
+		tx.batch.head = &AuditHead{ID: 1, Seq: row.Seq, Hash: row.Hash}
+		return nil
+	}
+	return moveAuditHead(tx.db, head.Seq, row)
+}
+
+// auditHead returns the head to chain the next event to: the batch's
+// copy when a group-commit batch has one, the locked row otherwise.
+func (tx *Tx) auditHead() (AuditHead, error) {
+	if tx.batch != nil && tx.batch.head != nil {
+		return *tx.batch.head, nil
+	}
+	var head AuditHead
+	q := tx.db
+	if tx.store.dialect != SQLite {
+		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	err := q.Where("id = ?", 1).Take(&head).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		head = AuditHead{ID: 1}
+		if err := tx.db.Create(&head).Error; err != nil {
+			return head, fmt.Errorf("store: creating audit head: %w", translate(err))
+		}
+	} else if err != nil {
+		return head, fmt.Errorf("store: locking audit head: %w", err)
+	}
+	if tx.batch != nil {
+		tx.batch.head = &head
+		tx.batch.loadedSeq = head.Seq
+	}
+	return head, nil
+}
+
+// moveAuditHead points the head row at ev, provided it still points at
+// event seq.
+func moveAuditHead(db *gorm.DB, seq int64, ev AuditEvent) error {
+	res := db.Model(&AuditHead{}).Where("id = ? AND seq = ?", 1, seq).
+		Updates(map[string]any{"seq": ev.Seq, "hash": ev.Hash})
 	if res.Error != nil {
 		return fmt.Errorf("store: moving audit head: %w", res.Error)
 	}

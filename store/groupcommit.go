@@ -103,6 +103,7 @@ func (c *committer) drain() {
 func (c *committer) execute(batch []*commitJob) {
 	results := make([]error, len(batch))
 	err := c.db.Transaction(func(tx *gorm.DB) error {
+		state := &batchState{}
 		for i, j := range batch {
 			if err := j.ctx.Err(); err != nil {
 				results[i] = err
@@ -112,9 +113,9 @@ func (c *committer) execute(batch []*commitJob) {
 				results[i] = ErrBusy
 				continue
 			}
-			results[i] = runSavepoint(tx, c.store, j.fn)
+			results[i] = runSavepoint(tx, c.store, state, j.fn)
 		}
-		return nil
+		return state.flush(tx)
 	})
 	for i, j := range batch {
 		if err != nil {
@@ -125,16 +126,42 @@ func (c *committer) execute(batch []*commitJob) {
 	}
 }
 
+// batchState is what the transactions of one batch share: the audit
+// head, read once and written once per batch instead of per event. The
+// batch holds SQLite's write lock from start to commit, so no other
+// writer can move the head meanwhile.
+type batchState struct {
+	// head is the newest event's head as the batch has it, nil until
+	// the batch's first audit event reads the row.
+	head *AuditHead
+	// loadedSeq is the head row's sequence number as read.
+	loadedSeq int64
+}
+
+// flush writes the batch's audit head, if an event moved it.
+func (b *batchState) flush(tx *gorm.DB) error {
+	if b.head == nil || b.head.Seq == b.loadedSeq {
+		return nil
+	}
+	return moveAuditHead(tx, b.loadedSeq, AuditEvent{Seq: b.head.Seq, Hash: b.head.Hash})
+}
+
 // runSavepoint runs fn in a nested transaction (a savepoint), turning a
 // panic into an error so that one bad function cannot stop the writer.
-func runSavepoint(tx *gorm.DB, s *Store, fn func(tx *Tx) error) (err error) {
+// When fn fails its savepoint is rolled back, and so is its share of the
+// batch state.
+func runSavepoint(tx *gorm.DB, s *Store, state *batchState, fn func(tx *Tx) error) (err error) {
+	saved := *state
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("store: transaction panicked: %v", r)
 		}
+		if err != nil {
+			*state = saved
+		}
 	}()
 	return tx.Transaction(func(sub *gorm.DB) error {
-		return fn(&Tx{db: sub, store: s})
+		return fn(&Tx{db: sub, store: s, batch: state})
 	})
 }
 

@@ -280,6 +280,8 @@ func (s *Store) DB() *gorm.DB { return s.db }
 type Tx struct {
 	db    *gorm.DB
 	store *Store
+	// batch is set for the transactions of a group-commit batch.
+	batch *batchState
 }
 
 // Now returns the store's clock reading.

@@ -178,6 +178,9 @@ func (g *Gateway) startEngine(t testing.TB, opts Options) {
 func (g *Gateway) buildEngine(t testing.TB, opts Options, issuers *state.Issuers) *state.Engine {
 	t.Helper()
 	cfg := opts.Config
+	// A gateway on its own store is the only writer of its accounts, as
+	// one process on SQLite is; gateways sharing a store are replicas.
+	cfg.CacheAccounts = opts.Store == nil
 	if cfg.ValidationWait == 0 {
 		cfg.ValidationWait = 10 * time.Second
 	}

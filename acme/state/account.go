@@ -191,6 +191,13 @@ func nonNil(s []string) []string {
 // accountDoesNotExist; a deactivated one, unauthorized (RFC 8555,
 // Section 7.3.6).
 func (e *Engine) Account(ctx context.Context, id string) (*Account, error) {
+	var gen uint64
+	if e.accounts != nil {
+		var acct *Account
+		if acct, gen = e.accounts.get(id); acct != nil {
+			return acct, nil
+		}
+	}
 	row, err := e.store.Read(ctx).Account(id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, problem.New(problem.AccountDoesNotExist, "account does not exist")
@@ -210,7 +217,17 @@ func (e *Engine) Account(ctx context.Context, id string) (*Account, error) {
 	if acct.Status != StatusValid {
 		return nil, problem.New(problem.Unauthorized, "account is %s", acct.Status)
 	}
+	if e.accounts != nil {
+		e.accounts.put(gen, acct)
+	}
 	return acct, nil
+}
+
+// accountChanged drops the cached copy of account id after a change.
+func (e *Engine) accountChanged(id string) {
+	if e.accounts != nil {
+		e.accounts.forget(id)
+	}
 }
 
 // UpdateAccountRequest is the payload of an account update (RFC 8555,
@@ -240,6 +257,7 @@ func (e *Engine) UpdateAccount(ctx context.Context, acct *Account, req UpdateAcc
 		updated.Status = StatusDeactivated
 		event = EventAccountDeactivated
 	}
+	defer e.accountChanged(acct.ID)
 	err := e.store.Transact(ctx, func(tx *store.Tx) error {
 		row, err := tx.Account(acct.ID)
 		if err != nil {
@@ -271,6 +289,7 @@ func (e *Engine) ChangeKey(ctx context.Context, acct *Account, newKey *jose.JSON
 	if err != nil {
 		return fmt.Errorf("state: encoding new key: %w", err)
 	}
+	defer e.accountChanged(acct.ID)
 	err = e.store.Transact(ctx, func(tx *store.Tx) error {
 		if other, err := tx.AccountByThumbprint(e.cfg.Directory, thumb); err == nil {
 			return &problem.Error{Type: problem.Conflict,

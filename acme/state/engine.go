@@ -103,6 +103,10 @@ type Config struct {
 	// challenge, when a validator for it is configured. Wildcards never get
 	// it.
 	TokenChallengeDomains []string
+	// CacheAccounts keeps usable accounts in memory between requests. Set
+	// it only when this engine makes every change to its accounts: one
+	// process on its own database, never replicas sharing one.
+	CacheAccounts bool
 }
 
 // CAAChecker checks CAA records before an authorization becomes valid;
@@ -183,6 +187,8 @@ type Engine struct {
 
 	crlM sync.Mutex
 	crls map[string]cachedCRL // by issuer key ID in hex
+
+	accounts *accountCache // nil unless Config.CacheAccounts
 }
 
 // Options are the dependencies of [New].
@@ -241,6 +247,9 @@ func New(opts Options) (*Engine, error) {
 		waiters:    map[string]chan struct{}{},
 		stop:       make(chan struct{}),
 		crls:       map[string]cachedCRL{},
+	}
+	if e.cfg.CacheAccounts {
+		e.accounts = newAccountCache()
 	}
 	if e.clock == nil {
 		e.clock = SystemClock{}

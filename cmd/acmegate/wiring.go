@@ -92,6 +92,9 @@ func buildEngine(cfg Config, st *store.Store, issuers *state.Issuers, log *slog.
 			Chaos:                 chaos,
 			AccountURLPrefix:      cfg.externalURL() + "/" + directory + "/acct/",
 			TokenChallengeDomains: cfg.Challenges.Token.Domains,
+			// Only replicas sharing a database change each other's
+			// accounts; on SQLite this process is the only writer.
+			CacheAccounts: st.Dialect() == store.SQLite,
 			OrderLifetime:         time.Duration(a.OrderLifetime),
 			PendingAuthzLifetime:  time.Duration(a.AuthzLifetime),
 			ValidAuthzLifetime:    time.Duration(a.AuthzReuse),
