@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
 
@@ -74,17 +75,25 @@ func (c *committer) run() {
 			c.drain()
 			return
 		}
-		batch := []*commitJob{first}
-	gather:
-		for len(batch) < c.maxBatch {
-			select {
-			case j := <-c.jobs:
-				batch = append(batch, j)
-			default:
-				break gather
-			}
+		c.execute(first)
+	}
+}
+
+// next returns a queued job without waiting, or nil. When the queue is
+// empty it first yields once: a transaction whose goroutine is about to
+// submit then still joins this batch instead of paying for a commit of
+// its own.
+func (c *committer) next() *commitJob {
+	for yielded := false; ; yielded = true {
+		select {
+		case j := <-c.jobs:
+			return j
+		default:
 		}
-		c.execute(batch)
+		if yielded {
+			return nil
+		}
+		runtime.Gosched()
 	}
 }
 
@@ -100,20 +109,21 @@ func (c *committer) drain() {
 	}
 }
 
-func (c *committer) execute(batch []*commitJob) {
-	results := make([]error, len(batch))
+// execute runs first and the jobs that queue while the batch runs, up to
+// maxBatch, in one transaction, and reports every job's outcome after
+// the commit.
+func (c *committer) execute(first *commitJob) {
+	batch := []*commitJob{first}
+	var results []error
 	err := c.db.Transaction(func(tx *gorm.DB) error {
 		state := &batchState{}
-		for i, j := range batch {
-			if err := j.ctx.Err(); err != nil {
-				results[i] = err
-				continue
+		for i := 0; i < len(batch); i++ {
+			results = append(results, c.runJob(tx, state, batch[i]))
+			if len(batch) < c.maxBatch {
+				if j := c.next(); j != nil {
+					batch = append(batch, j)
+				}
 			}
-			if c.maxWait > 0 && time.Since(j.queued) > c.maxWait {
-				results[i] = ErrBusy
-				continue
-			}
-			results[i] = runSavepoint(tx, c.store, state, j.fn)
 		}
 		return state.flush(tx)
 	})
@@ -124,6 +134,18 @@ func (c *committer) execute(batch []*commitJob) {
 		}
 		j.done <- translate(results[i])
 	}
+}
+
+// runJob runs one job of a batch in its savepoint, unless its caller gave
+// up or it waited too long.
+func (c *committer) runJob(tx *gorm.DB, state *batchState, j *commitJob) error {
+	if err := j.ctx.Err(); err != nil {
+		return err
+	}
+	if c.maxWait > 0 && time.Since(j.queued) > c.maxWait {
+		return ErrBusy
+	}
+	return runSavepoint(tx, c.store, state, j.fn)
 }
 
 // batchState is what the transactions of one batch share: the audit
