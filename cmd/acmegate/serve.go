@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"runtime/debug"
 	"os/signal"
 	"path/filepath"
 	"strings"
@@ -115,6 +116,7 @@ func newLogger(cfg LogConfig, w interface{ Write([]byte) (int, error) }) *slog.L
 
 // serve runs the gateway until ctx ends, then shuts down gracefully.
 func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
+	setGCPercent()
 	// 1. The CA: a development hierarchy on first start, then the
 	// intermediate only. The root key is never opened here.
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
@@ -239,6 +241,19 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	case <-ctx.Done():
 	}
 	return shutdown(hs, engines, time.Duration(cfg.ACME.ShutdownGrace), log)
+}
+
+// serveGCPercent is the garbage collector's target while serving unless
+// GOGC says otherwise. Issuance allocates a few hundred kilobytes per
+// certificate that die within the request, and the live heap stays small
+// (about 10 MiB), so letting the heap grow to three times the live data
+// instead of twice saves collections at a few MiB of memory.
+const serveGCPercent = 200
+
+func setGCPercent() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(serveGCPercent)
+	}
 }
 
 // nonceRedemption chooses how used nonces are recorded. Replicas on a
