@@ -118,7 +118,11 @@ func (c *committer) execute(first *commitJob) {
 	err := c.db.Transaction(func(tx *gorm.DB) error {
 		state := &batchState{}
 		for i := 0; i < len(batch); i++ {
-			results = append(results, c.runJob(tx, state, batch[i]))
+			res, fatal := c.runJob(tx, state, batch[i])
+			if fatal != nil {
+				return fatal
+			}
+			results = append(results, res)
 			if len(batch) < c.maxBatch {
 				if j := c.next(); j != nil {
 					batch = append(batch, j)
@@ -138,12 +142,12 @@ func (c *committer) execute(first *commitJob) {
 
 // runJob runs one job of a batch in its savepoint, unless its caller gave
 // up or it waited too long.
-func (c *committer) runJob(tx *gorm.DB, state *batchState, j *commitJob) error {
+func (c *committer) runJob(tx *gorm.DB, state *batchState, j *commitJob) (err, fatal error) {
 	if err := j.ctx.Err(); err != nil {
-		return err
+		return err, nil
 	}
 	if c.maxWait > 0 && time.Since(j.queued) > c.maxWait {
-		return ErrBusy
+		return ErrBusy, nil
 	}
 	return runSavepoint(tx, c.store, state, j.fn)
 }
@@ -168,23 +172,38 @@ func (b *batchState) flush(tx *gorm.DB) error {
 	return moveAuditHead(tx, b.loadedSeq, AuditEvent{Seq: b.head.Seq, Hash: b.head.Hash})
 }
 
-// runSavepoint runs fn in a nested transaction (a savepoint), turning a
-// panic into an error so that one bad function cannot stop the writer.
-// When fn fails its savepoint is rolled back, and so is its share of the
-// batch state.
-func runSavepoint(tx *gorm.DB, s *Store, state *batchState, fn func(tx *Tx) error) (err error) {
+// jobSavepoint names the savepoint of each job. The name is fixed, not
+// unique per job as GORM's nested transactions make them, so that its
+// statements are compiled once per connection (sqlitedriver.go) instead
+// of filling the statement cache with names used once.
+const jobSavepoint = "acmegate_job"
+
+// runSavepoint runs fn in a savepoint, turning a panic into an error so
+// that one bad function cannot stop the writer. When fn fails its
+// savepoint is rolled back, and so is its share of the batch state; the
+// batch goes on. fatal reports a savepoint that could not be opened,
+// rolled back or released: the batch must then roll back as a whole.
+func runSavepoint(tx *gorm.DB, s *Store, state *batchState, fn func(tx *Tx) error) (err, fatal error) {
 	saved := *state
+	if err := tx.Exec("SAVEPOINT " + jobSavepoint).Error; err != nil {
+		return nil, fmt.Errorf("store: opening a savepoint: %w", err)
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("store: transaction panicked: %v", r)
 		}
 		if err != nil {
 			*state = saved
+			if rbErr := tx.Exec("ROLLBACK TO " + jobSavepoint).Error; rbErr != nil {
+				fatal = fmt.Errorf("store: rolling back a savepoint: %w", rbErr)
+				return
+			}
+		}
+		if relErr := tx.Exec("RELEASE " + jobSavepoint).Error; relErr != nil {
+			fatal = fmt.Errorf("store: releasing a savepoint: %w", relErr)
 		}
 	}()
-	return tx.Transaction(func(sub *gorm.DB) error {
-		return fn(&Tx{db: sub, store: s, batch: state})
-	})
+	return fn(&Tx{db: tx.Session(&gorm.Session{NewDB: true}), store: s, batch: state}), nil
 }
 
 func (c *committer) close() {
