@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"runtime"
@@ -18,7 +19,13 @@ import (
 // A transaction whose function fails is rolled back to its savepoint and
 // does not affect the others in its batch.
 type committer struct {
-	db       *gorm.DB
+	db   *gorm.DB  // bound to conn
+	conn *sql.Conn // the writer's own connection
+	// head is the audit head the last batch committed, and version the
+	// connection's data_version when it ran; only the run goroutine
+	// uses them.
+	head     *AuditHead
+	version  int64
 	store    *Store
 	jobs     chan *commitJob
 	maxBatch int
@@ -42,12 +49,27 @@ type commitJob struct {
 // another process. It is not run, so callers can retry it safely.
 var ErrBusy = errors.New("store: database busy: the write waited longer than the busy timeout")
 
-func newCommitter(db *gorm.DB, s *Store, maxBatch int, maxWait time.Duration) *committer {
-	c := &committer{db: db, store: s, jobs: make(chan *commitJob, 4*maxBatch),
+// newCommitter starts the writer on a connection of its own. Besides
+// sparing the pool, that keeps the writer's page cache: SQLite drops a
+// connection's cached pages whenever another connection has written, so
+// a writer that changed connections would read its pages again for
+// nearly every batch.
+func newCommitter(db *gorm.DB, s *Store, maxBatch int, maxWait time.Duration) (*committer, error) {
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("store: getting connection pool: %w", err)
+	}
+	conn, err := sqlDB.Conn(context.Background())
+	if err != nil {
+		return nil, fmt.Errorf("store: opening the writer's connection: %w", err)
+	}
+	writer := db.Session(&gorm.Session{NewDB: true, Context: context.Background()})
+	writer.Statement.ConnPool = conn
+	c := &committer{db: writer, conn: conn, store: s, jobs: make(chan *commitJob, 4*maxBatch),
 		maxBatch: maxBatch, maxWait: maxWait, stop: make(chan struct{})}
 	c.wg.Add(1)
 	go c.run()
-	return c
+	return c, nil
 }
 
 // submit queues fn and waits for its outcome. It always waits for the
@@ -115,8 +137,11 @@ func (c *committer) drain() {
 func (c *committer) execute(first *commitJob) {
 	batch := []*commitJob{first}
 	var results []error
+	state := &batchState{}
 	err := c.db.Transaction(func(tx *gorm.DB) error {
-		state := &batchState{}
+		if err := c.resumeHead(tx, state); err != nil {
+			return err
+		}
 		for i := 0; i < len(batch); i++ {
 			res, fatal := c.runJob(tx, state, batch[i])
 			if fatal != nil {
@@ -131,6 +156,13 @@ func (c *committer) execute(first *commitJob) {
 		}
 		return state.flush(tx)
 	})
+	// The head as committed is where the next batch goes on, unless the
+	// commit failed.
+	c.head = nil
+	if err == nil && state.head != nil {
+		h := *state.head
+		c.head = &h
+	}
 	for i, j := range batch {
 		if err != nil {
 			j.done <- translate(fmt.Errorf("store: committing: %w", err))
@@ -138,6 +170,23 @@ func (c *committer) execute(first *commitJob) {
 		}
 		j.done <- translate(results[i])
 	}
+}
+
+// resumeHead gives the batch the audit head the previous batch
+// committed, when no other connection has written since: SQLite's
+// data_version changes only for commits by other connections, and the
+// batch holds the write lock, so none can come in before it commits.
+func (c *committer) resumeHead(tx *gorm.DB, state *batchState) error {
+	var version int64
+	if err := tx.Raw("PRAGMA data_version").Scan(&version).Error; err != nil {
+		return fmt.Errorf("store: reading data_version: %w", err)
+	}
+	if c.head != nil && version == c.version {
+		h := *c.head
+		state.head, state.loadedSeq = &h, h.Seq
+	}
+	c.version = version
+	return nil
 }
 
 // runJob runs one job of a batch in its savepoint, unless its caller gave
@@ -209,4 +258,5 @@ func runSavepoint(tx *gorm.DB, s *Store, state *batchState, fn func(tx *Tx) erro
 func (c *committer) close() {
 	close(c.stop)
 	c.wg.Wait()
+	_ = c.conn.Close()
 }

@@ -182,3 +182,39 @@ func TestGroupCommitQueueWaitBounded(t *testing.T) {
 		t.Errorf("the writes took %v, want them refused within a few busy timeouts", d)
 	}
 }
+
+// TestGroupCommitAuditHeadAcrossWriters interleaves audit events of the
+// gateway's batched writer with those of another writer on the same
+// SQLite file, as an operator command run beside the gateway is: the
+// batched writer must notice the other's events and chain after them.
+func TestGroupCommitAuditHeadAcrossWriters(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "db.sqlite")
+	open := func(noGroup bool) *store.Store {
+		st, err := store.Open(context.Background(), store.Options{URL: "sqlite://" + path, NoGroupCommit: noGroup})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	}
+	gateway, operator := open(false), open(true)
+	audit := func(st *store.Store, subject string) {
+		t.Helper()
+		err := st.Transact(context.Background(), func(tx *store.Tx) error {
+			return tx.Audit(store.Event{Type: "test.event", Subject: subject, Outcome: "success"})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 5 {
+		audit(gateway, fmt.Sprint("gateway-", i))
+		audit(gateway, fmt.Sprint("gateway-again-", i))
+		audit(operator, fmt.Sprint("operator-", i))
+	}
+	brk, n, err := gateway.VerifyAudit(context.Background())
+	if err != nil || brk != nil || n != 15 {
+		t.Fatalf("audit: break %+v, %d events, err %v; want intact with 15", brk, n, err)
+	}
+}

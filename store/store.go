@@ -126,7 +126,10 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		if busy <= 0 {
 			busy = defaultBusyTimeout
 		}
-		s.committer = newCommitter(db, s, 64, busy)
+		if s.committer, err = newCommitter(db, s, 64, busy); err != nil {
+			_ = sqlDB.Close()
+			return nil, err
+		}
 	}
 	return s, nil
 }
