@@ -42,6 +42,10 @@ type Options struct {
 	OrdersPageSize int
 	// NonceLifetime defaults to one hour.
 	NonceLifetime time.Duration
+	// MemoryNonces records used nonces in memory, as one gateway process
+	// on SQLite does, instead of in the store, as replicas sharing a
+	// database do (the default here, so that the nonce tests cover it).
+	MemoryNonces bool
 	// Prefix is the path of the directory's resources; default "/acme".
 	// Two gateways sharing a Store with different prefixes and
 	// Config.Directory values act as two directories of one deployment.
@@ -166,8 +170,11 @@ func (g *Gateway) startEngine(t testing.TB, opts Options) {
 	}
 	// The store redeemer is what replicas sharing a database use, so the
 	// nonce tests cover single use across them.
-	g.Nonces, err = nonce.New(nonce.StoreRedeemer{Store: g.Store}, key, g.Clock.Now, rand.Reader,
-		opts.NonceLifetime)
+	var used nonce.Redeemer = nonce.StoreRedeemer{Store: g.Store}
+	if opts.MemoryNonces {
+		used = &nonce.MemoryRedeemer{}
+	}
+	g.Nonces, err = nonce.New(used, key, g.Clock.Now, rand.Reader, opts.NonceLifetime)
 	if err != nil {
 		t.Fatalf("building the nonce service: %v", err)
 	}
