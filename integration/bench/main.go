@@ -19,6 +19,12 @@
 //
 // "bench summarise FILE" reads the JSON lines of many runs and prints the
 // median of each server, mode and concurrency, with ratios between servers.
+//
+// "bench fill -data DIR" adds a generated history of certificates (one
+// million by default) with their accounts, orders and authorizations to a
+// gateway's database, and "bench listbench -data DIR" times the inventory
+// queries of `acmegate certs list` and the store queries of the issuance
+// path on it (fill.go, listbench.go).
 package main
 
 import (
@@ -111,8 +117,15 @@ func (o options) validate() error {
 }
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "summarise" {
-		os.Exit(summariseCommand(os.Args[2:]))
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "summarise":
+			os.Exit(summariseCommand(os.Args[2:]))
+		case "fill":
+			os.Exit(fillCommand(os.Args[2:]))
+		case "listbench":
+			os.Exit(listbenchCommand(os.Args[2:]))
+		}
 	}
 	opts := parseFlags()
 	if err := opts.validate(); err != nil {
