@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -22,7 +21,7 @@ import (
 // userAgent identifies the benchmark in server logs.
 const userAgent = "acmegate-bench/1"
 
-// client is one ACME account driven by one goroutine.
+// client is one ACME account driven by one goroutine in api mode.
 type client struct {
 	id      int
 	core    *api.Core
@@ -34,34 +33,7 @@ type client struct {
 	created time.Duration // how long the account creation took
 }
 
-// newClients creates opts.concurrency accounts in parallel.
-func newClients(
-	ctx context.Context,
-	opts options,
-	tlsRoots, roots *x509.CertPool,
-	http01 *http01Responder,
-) ([]*client, error) {
-	names, err := newNameSource(opts)
-	if err != nil {
-		return nil, err
-	}
-	clients := make([]*client, opts.concurrency)
-	errs := make([]error, opts.concurrency)
-	var wg sync.WaitGroup
-	for i := range clients {
-		wg.Go(func() {
-			clients[i], errs[i] = newClient(ctx, i, opts, tlsRoots, roots, http01, names)
-		})
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			return nil, fmt.Errorf("creating account %d: %w", i, err)
-		}
-	}
-	return clients, nil
-}
-
+// newClient creates the account of api-mode worker id.
 func newClient(
 	ctx context.Context,
 	id int,

@@ -67,6 +67,9 @@ type issuance struct {
 	total  time.Duration // newOrder request to certificate downloaded
 	phases [numPhases]time.Duration
 	polls  int // authorization and order polls, beyond the required requests
+	// requests is the number of HTTP requests sent, in lego mode only,
+	// where phases and polls are not seen.
+	requests int
 }
 
 // issue runs one issuance for the name of index i. The chain is checked

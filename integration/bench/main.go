@@ -5,9 +5,11 @@
 // issuance is a fresh order for a fresh name, validated with a real http-01
 // challenge (RFC 8555, Section 8.3) against one responder on loopback,
 // finalized with a new P-256 key, downloaded and checked against the root.
-// The clients speak ACME through lego's protocol layer (lego/v4/acme/api)
-// and poll with short sleeps, so that client waiting does not hide the
-// server's own speed.
+// By default (-client api) the clients speak ACME through lego's protocol
+// layer (lego/v4/acme/api) and poll with short sleeps, so that client
+// waiting does not hide the server's own speed. With -client lego each
+// issuance is one call of the stock lego client, Certifier.Obtain, with
+// lego's own waits and polling: the time a lego user waits.
 //
 // The names it orders resolve only through the DNS server it runs itself
 // (-dns-addr), which answers A 127.0.0.1 for every name; the server under
@@ -18,7 +20,8 @@
 // its -timeout.
 //
 // "bench summarise FILE" reads the JSON lines of many runs and prints the
-// median of each server, mode and concurrency, with ratios between servers.
+// median of each server, mode, client mode and concurrency, with ratios
+// between servers.
 //
 // "bench fill -data DIR" adds a generated history of certificates (one
 // million by default) with their accounts, orders and authorizations to a

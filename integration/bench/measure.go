@@ -54,11 +54,11 @@ func (r *results) snapshot() ([]issuance, map[string]int, int) {
 	return append([]issuance(nil), r.done...), errs, r.failed
 }
 
-// measure runs opts.total issuances across clients and reports.
+// measure runs opts.total issuances across the workers of f and reports.
 func measure(
 	ctx context.Context,
 	opts options,
-	clients []*client,
+	f *fleet,
 	retries *retryCounter,
 ) (*Report, error) {
 	res := &results{errors: make(map[string]int)}
@@ -71,10 +71,10 @@ func measure(
 	selfBefore := selfCPU()
 	started := time.Now()
 
-	// Each client takes the next index until all are taken or time is up.
+	// Each worker takes the next index until all are taken or time is up.
 	done := make(chan struct{})
 	var wg sync.WaitGroup
-	for _, c := range clients {
+	for _, c := range f.workers {
 		wg.Go(func() {
 			for ctx.Err() == nil {
 				i := int(next.Add(1)) - 1
@@ -101,6 +101,7 @@ func measure(
 
 	issued, errs, failed := res.snapshot()
 	rep := newReport(opts, started, elapsed, issued, errs, failed)
+	rep.Client = f.client
 	rep.TimedOut = timedOut || len(issued)+failed < opts.total
 	rep.NonceRetries = retries.count() - retriesBefore
 	rep.ClientCPUMsPerCert = round(perCert(selfCPU()-selfBefore, len(issued)), 2)

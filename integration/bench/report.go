@@ -14,10 +14,17 @@ const maxErrorSamples = 5
 
 // Report is the result of one run, printed as one JSON line. Durations are
 // in milliseconds; the server fields are zero without -pid.
+//
+// Client is the client mode, "api" or "lego" (see -client); reports from
+// before the flag have none and were api runs. In lego mode Phases and
+// PollsPerCert stay zero, since Certifier.Obtain is one call, and Requests
+// is the mean number of HTTP requests of a successful issuance, nonce
+// fetches and retries included.
 type Report struct {
 	Server       string    `json:"server,omitempty"`
 	Mode         string    `json:"mode,omitempty"`
 	Round        int       `json:"round,omitempty"`
+	Client       string    `json:"client,omitempty"`
 	Directory    string    `json:"directory"`
 	Started      time.Time `json:"started"`
 	Concurrency  int       `json:"concurrency"`
@@ -30,6 +37,7 @@ type Report struct {
 	Latency      Latency   `json:"latency_ms"`
 	Phases       Phases    `json:"phases_mean_ms"`
 	PollsPerCert float64   `json:"polls_per_cert"`
+	Requests     float64   `json:"requests_per_cert,omitempty"`
 
 	ServerPID          int     `json:"server_pid,omitempty"`
 	ServerCPUSeconds   float64 `json:"server_cpu_seconds"`
@@ -43,7 +51,8 @@ type Report struct {
 }
 
 // Latency summarises the time of one issuance, from the newOrder request
-// to the downloaded certificate, over the successful ones.
+// to the downloaded certificate (in lego mode, of one Certifier.Obtain
+// call), over the successful ones.
 type Latency struct {
 	P50  float64 `json:"p50"`
 	P90  float64 `json:"p90"`
@@ -76,13 +85,14 @@ func newReport(
 ) *Report {
 	lats := make([]time.Duration, len(done))
 	var phases [numPhases]time.Duration
-	polls := 0
+	polls, requests := 0, 0
 	for i, m := range done {
 		lats[i] = m.total
 		for p, d := range m.phases {
 			phases[p] += d
 		}
 		polls += m.polls
+		requests += m.requests
 	}
 	r := &Report{
 		Server:      opts.server,
@@ -106,6 +116,7 @@ func newReport(
 			Download:  mean(phases[phaseDownload]),
 		}
 		r.PollsPerCert = round(float64(polls)/float64(n), 2)
+		r.Requests = round(float64(requests)/float64(n), 2)
 	}
 	if elapsed > 0 {
 		r.CertsPerSec = round(float64(len(lats))/elapsed.Seconds(), 2)
@@ -187,10 +198,15 @@ func (r *Report) human() string {
 		fmt.Fprintf(&b, "; server cpu %.2fms/cert, peak rss %.1fMiB",
 			r.ServerCPUMsPerCert, r.ServerPeakRSSMiB)
 	}
-	fmt.Fprintf(&b, "; client cpu %.2fms/cert; phases order/authz/final/dl"+
-		" %.0f/%.0f/%.0f/%.0fms, %.1f polls/cert",
-		r.ClientCPUMsPerCert, r.Phases.NewOrder, r.Phases.Authorize, r.Phases.Finalize,
-		r.Phases.Download, r.PollsPerCert)
+	fmt.Fprintf(&b, "; client cpu %.2fms/cert", r.ClientCPUMsPerCert)
+	if r.Client == clientLego {
+		// Certifier.Obtain is one call: no phases or polls to show.
+		fmt.Fprintf(&b, "; lego client, %.1f requests/cert", r.Requests)
+	} else {
+		fmt.Fprintf(&b, "; phases order/authz/final/dl %.0f/%.0f/%.0f/%.0fms, %.1f polls/cert",
+			r.Phases.NewOrder, r.Phases.Authorize, r.Phases.Finalize, r.Phases.Download,
+			r.PollsPerCert)
+	}
 	if r.NonceRetries > 0 {
 		fmt.Fprintf(&b, "; %d badNonce retries", r.NonceRetries)
 	}

@@ -22,6 +22,7 @@ const challengePrefix = "/.well-known/acme-challenge/"
 type http01Responder struct {
 	keyAuths sync.Map // token -> key authorization
 	srv      *http.Server
+	addr     string // where it listens, port resolved
 }
 
 // startHTTP01 listens on addr and serves until close.
@@ -30,7 +31,7 @@ func startHTTP01(addr string) (*http01Responder, error) {
 	if err != nil {
 		return nil, fmt.Errorf("http-01 responder listening on %s: %w", addr, err)
 	}
-	r := &http01Responder{}
+	r := &http01Responder{addr: ln.Addr().String()}
 	r.srv = &http.Server{
 		Handler:           r,
 		ReadHeaderTimeout: 10 * time.Second,

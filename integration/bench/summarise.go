@@ -13,9 +13,10 @@ import (
 )
 
 // groupKey is what summarise takes medians over: all rounds of one
-// server, mode and concurrency.
+// server, mode, client mode and concurrency.
 type groupKey struct {
 	mode   string
+	client string
 	c      int
 	server string
 }
@@ -74,7 +75,11 @@ func readGroups(r io.Reader) (map[groupKey]*group, error) {
 		if err := json.Unmarshal([]byte(line), &rep); err != nil {
 			return nil, fmt.Errorf("reading report line: %w", err)
 		}
-		k := groupKey{mode: rep.Mode, c: rep.Concurrency, server: rep.Server}
+		client := rep.Client
+		if client == "" {
+			client = clientAPI // reports from before -client
+		}
+		k := groupKey{mode: rep.Mode, client: client, c: rep.Concurrency, server: rep.Server}
 		g := groups[k]
 		if g == nil {
 			g = &group{}
@@ -128,46 +133,89 @@ func median(vals []float64) float64 {
 }
 
 // writeSummary prints a Markdown table of medians per mode, then the
-// ratios of base to every other server.
+// ratios of base to every other server. A client column appears when the
+// runs used more than one client mode.
 func writeSummary(w io.Writer, groups map[groupKey]*group, base string) {
 	keys := make([]groupKey, 0, len(groups))
+	clients := make(map[string]bool)
 	for k := range groups {
 		keys = append(keys, k)
+		clients[k.client] = true
 	}
 	slices.SortFunc(keys, func(a, b groupKey) int {
-		return cmp.Or(strings.Compare(a.mode, b.mode), cmp.Compare(a.c, b.c),
-			strings.Compare(a.server, b.server))
+		return cmp.Or(strings.Compare(a.mode, b.mode), strings.Compare(a.client, b.client),
+			cmp.Compare(a.c, b.c), strings.Compare(a.server, b.server))
 	})
+	cols := tableColumns{client: len(clients) > 1}
 
-	fmt.Fprintln(w, "| mode | c | server | runs (timed out) | certs/s | p50 ms | p99 ms |"+
-		" server CPU ms/cert | peak RSS MiB | client CPU ms/cert | polls/cert | errors |")
-	fmt.Fprintln(w, "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, cols.header("server", "runs (timed out)", "certs/s", "p50 ms", "p99 ms",
+		"server CPU ms/cert", "peak RSS MiB", "client CPU ms/cert", "polls/cert", "errors"))
+	fmt.Fprintln(w, cols.rule("---", "---:", "---:", "---:", "---:", "---:", "---:", "---:",
+		"---:", "---:"))
 	for _, k := range keys {
 		s := groups[k].summary()
-		fmt.Fprintf(w, "| %s | %d | %s | %d (%d) | %.1f | %.1f | %.1f |"+
-			" %.2f | %.1f | %.2f | %.1f | %d |\n",
-			k.mode, k.c, k.server, s.runs, s.failed, s.certsPerSec, s.p50, s.p99, s.cpuMs,
+		fmt.Fprintf(w, "%s %s | %d (%d) | %.1f | %.1f | %.1f | %.2f | %.1f | %.2f | %.1f | %d |\n",
+			cols.lead(k), k.server, s.runs, s.failed, s.certsPerSec, s.p50, s.p99, s.cpuMs,
 			s.peakRSS, s.clientCPU, s.pollsCert, s.errors)
 	}
 	fmt.Fprintln(w)
-	writeRatios(w, groups, keys, base)
+	writeRatios(w, groups, keys, base, cols)
+}
+
+// tableColumns prints the leading columns of the tables: mode, the
+// client mode when there is more than one, and c.
+type tableColumns struct {
+	client bool
+}
+
+func (t tableColumns) header(rest ...string) string {
+	head := "| mode |"
+	if t.client {
+		head += " client |"
+	}
+	return head + " c | " + strings.Join(rest, " | ") + " |"
+}
+
+func (t tableColumns) rule(rest ...string) string {
+	head := "|---|"
+	if t.client {
+		head += "---|"
+	}
+	return head + "---:|" + strings.Join(rest, "|") + "|"
+}
+
+// lead returns the leading cells of k's row, ending with "|".
+func (t tableColumns) lead(k groupKey) string {
+	if t.client {
+		return fmt.Sprintf("| %s | %s | %d |", k.mode, k.client, k.c)
+	}
+	return fmt.Sprintf("| %s | %d |", k.mode, k.c)
 }
 
 // writeRatios prints base/other for throughput and CPU per certificate:
 // above 1 means base issues faster, and uses more CPU per certificate.
-func writeRatios(w io.Writer, groups map[groupKey]*group, keys []groupKey, base string) {
-	fmt.Fprintf(w, "| mode | c | ratio | certs/s | server CPU ms/cert | p50 latency |\n")
-	fmt.Fprintln(w, "|---|---:|---|---:|---:|---:|")
+// Runs are compared only with runs of the same client mode.
+func writeRatios(
+	w io.Writer,
+	groups map[groupKey]*group,
+	keys []groupKey,
+	base string,
+	cols tableColumns,
+) {
+	fmt.Fprintln(w, cols.header("ratio", "certs/s", "server CPU ms/cert", "p50 latency"))
+	fmt.Fprintln(w, cols.rule("---", "---:", "---:", "---:"))
 	for _, k := range keys {
 		if k.server == base {
 			continue
 		}
-		b, ok := groups[groupKey{mode: k.mode, c: k.c, server: base}]
+		bk := k
+		bk.server = base
+		b, ok := groups[bk]
 		if !ok || len(b.runs) == 0 || len(groups[k].runs) == 0 {
 			continue
 		}
 		bs, other := b.summary(), groups[k].summary()
-		fmt.Fprintf(w, "| %s | %d | %s/%s | %s | %s | %s |\n", k.mode, k.c, base, k.server,
+		fmt.Fprintf(w, "%s %s/%s | %s | %s | %s |\n", cols.lead(k), base, k.server,
 			ratio(bs.certsPerSec, other.certsPerSec), ratio(bs.cpuMs, other.cpuMs),
 			ratio(bs.p50, other.p50))
 	}
