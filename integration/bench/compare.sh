@@ -2,18 +2,29 @@
 # compare.sh measures certificate issuance of acmegate, step-ca and Pebble
 # with the bench program beside it, on this machine, over loopback only.
 #
-# For each round, pinning mode and concurrency it runs every server once,
-# in turn, each on a fresh data folder: servers alternate so that drift of
-# the machine touches all of them alike. A run that times out is run once
-# more. At the end it prints the median of each group and the ratios
-# acmegate/step-ca and acmegate/pebble (bench summarise).
+# For each round, pinning mode, concurrency and client mode it runs every
+# server once, in turn, each on a fresh data folder: servers alternate so
+# that drift of the machine touches all of them alike. A run that times
+# out is run once more. At the end it prints the median of each group and
+# the ratios acmegate/step-ca and acmegate/pebble (bench summarise).
 #
 # Usage (from anywhere; every setting is an environment variable):
 #
 #   integration/bench/compare.sh
 #   N=60 ROUNDS=1 CONCURRENCY="1 4" MODES=unpinned integration/bench/compare.sh
+#   # time to a certificate with the stock lego client, Pebble fewer times
+#   CLIENTS=lego N=100 N_PEBBLE=40 CONCURRENCY=4 MODES=unpinned \
+#       integration/bench/compare.sh
 #
 #   N            certificates per run (300)
+#   N_ACMEGATE, N_STEP_CA, N_PEBBLE  certificates per run for one server
+#                (default N); Pebble with the lego client takes seconds
+#                per certificate
+#   CLIENTS      client modes of the bench (-client): "api" drives lego's
+#                protocol layer with short capped polls (the server's own
+#                speed), "lego" runs lego's Certifier.Obtain with its own
+#                waits (what a lego user waits for); "api lego" runs both
+#                in turn for each server ("api")
 #   CONCURRENCY  client counts to run ("1 4 16")
 #   ROUNDS       rounds; medians are over rounds (3)
 #   MODES        "unpinned pinned"; pinned runs the server on CPU 0 and
@@ -22,6 +33,10 @@
 #   RUN_TIMEOUT  seconds one bench run may take (300)
 #   OUT          folder for tools, logs and results (a new temporary one)
 #   PEBBLE_VERSION, STEPCA_VERSION  versions to install (v2.10.3, v0.30.2)
+#   HTTP01_PORT, DNS_ADDR, ACMEGATE_ADDR, PEBBLE_ADDR, PEBBLE_MGMT_ADDR,
+#   PEBBLE_TLS_PORT, STEPCA_ADDR  loopback ports and addresses (5002,
+#                127.0.0.1:8053, :14443, :14000, :15000, 5001, :9443);
+#                change them to run beside another compare.sh
 #
 # Pebble and step-ca are installed with `go install` at fixed versions; a
 # server whose install fails is skipped with a message. The names ordered
@@ -40,13 +55,17 @@ OUT=${OUT:-$(mktemp -d /tmp/acmegate-compare.XXXXXX)}
 PEBBLE_VERSION=${PEBBLE_VERSION:-v2.10.3}
 STEPCA_VERSION=${STEPCA_VERSION:-v0.30.2}
 
+CLIENTS=${CLIENTS:-api}
+
 # Loopback ports: the responders of the bench, and each server's HTTPS.
-HTTP01_PORT=5002
-DNS_ADDR=127.0.0.1:8053
-ACMEGATE_ADDR=127.0.0.1:14443
-PEBBLE_ADDR=127.0.0.1:14000
-PEBBLE_MGMT_ADDR=127.0.0.1:15000
-STEPCA_ADDR=127.0.0.1:9443
+# PEBBLE_TLS_PORT is only dialled, for tls-alpn-01, which is not used.
+HTTP01_PORT=${HTTP01_PORT:-5002}
+DNS_ADDR=${DNS_ADDR:-127.0.0.1:8053}
+ACMEGATE_ADDR=${ACMEGATE_ADDR:-127.0.0.1:14443}
+PEBBLE_ADDR=${PEBBLE_ADDR:-127.0.0.1:14000}
+PEBBLE_MGMT_ADDR=${PEBBLE_MGMT_ADDR:-127.0.0.1:15000}
+PEBBLE_TLS_PORT=${PEBBLE_TLS_PORT:-5001}
+STEPCA_ADDR=${STEPCA_ADDR:-127.0.0.1:9443}
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BIN=$OUT/bin
@@ -122,8 +141,10 @@ start_pebble() {
 	shift
 	local mod
 	mod=$(pebble_module_dir)
-	# retryAfter is capped by the bench anyway; tlsPort is only dialled for
-	# tls-alpn-01, which the bench does not use.
+	# retryAfter is capped by the bench's api mode, and lego's Certifier
+	# does not read it: Pebble puts it on polled authorizations and orders,
+	# not on the challenge response lego takes its first wait from. tlsPort
+	# is only dialled for tls-alpn-01, which the bench does not use.
 	cat >"$dir/pebble.json" <<EOF
 {
   "pebble": {
@@ -132,7 +153,7 @@ start_pebble() {
     "certificate": "$mod/test/certs/localhost/cert.pem",
     "privateKey": "$mod/test/certs/localhost/key.pem",
     "httpPort": $HTTP01_PORT,
-    "tlsPort": 5001,
+    "tlsPort": $PEBBLE_TLS_PORT,
     "ocspResponderURL": "",
     "externalAccountBindingRequired": false,
     "retryAfter": {"authz": 1, "order": 1},
@@ -247,11 +268,20 @@ trap stop_server EXIT
 
 # --- runs --------------------------------------------------------------------
 
-# run_once SERVER MODE C ROUND TRY: one fresh server, one bench run. It
-# returns the bench's exit status (2 or 124 for a hang).
+# runs_for SERVER prints N, or N_<SERVER> when set (N_STEP_CA for step-ca).
+runs_for() {
+	local var=N_${1//-/_}
+	var=${var^^}
+	echo "${!var:-$N}"
+}
+
+# run_once SERVER MODE C CLIENT ROUND TRY: one fresh server, one bench run.
+# It returns the bench's exit status (2 or 124 for a hang).
 run_once() {
-	local server=$1 mode=$2 c=$3 round=$4 try=$5
-	local dir=$OUT/runs/$server-$mode-c$c-r$round-t$try
+	local server=$1 mode=$2 c=$3 client=$4 round=$5 try=$6
+	local n
+	n=$(runs_for "$server")
+	local dir=$OUT/runs/$server-$mode-c$c-$client-r$round-t$try
 	rm -rf "$dir" && mkdir -p "$dir"
 	local srv_prefix=() bench_prefix=()
 	if [[ $mode == pinned ]]; then
@@ -267,35 +297,45 @@ run_once() {
 	local rc=0
 	timeout --kill-after=10 $((RUN_TIMEOUT + 30)) "${bench_prefix[@]}" "$BIN/bench" \
 		-directory "$DIRECTORY" -root "$ROOT" -tls-root "$TLS_ROOT" \
-		-c "$c" -n "$N" -pid "$SERVER_PID" -http-port "$HTTP01_PORT" -dns-addr "$DNS_ADDR" \
-		-timeout "${RUN_TIMEOUT}s" -server "$server" -mode "$mode" -round "$round" \
+		-c "$c" -n "$n" -pid "$SERVER_PID" -http-port "$HTTP01_PORT" -dns-addr "$DNS_ADDR" \
+		-client "$client" -timeout "${RUN_TIMEOUT}s" \
+		-server "$server" -mode "$mode" -round "$round" \
 		>"$dir/bench.out" 2>"$dir/bench.err" || rc=$?
 	stop_server
-	head -n 1 "$dir/bench.out" | sed "s/^/compare: $server $mode r$round: /" >&2 || true
+	head -n 1 "$dir/bench.out" | sed "s/^/compare: $server $mode $client r$round: /" >&2 || true
 	grep '^{' "$dir/bench.out" >>"$RESULTS" || true
 	return "$rc"
 }
 
-# run SERVER MODE C ROUND runs once, and once more after a hang.
+# run SERVER MODE C CLIENT ROUND runs once, and once more after a hang.
 run() {
 	local rc=0
 	run_once "$@" 1 || rc=$?
 	if [[ $rc == 2 || $rc == 124 || $rc == 137 || $rc == 3 ]]; then
 		# A timed-out run stays in the results: summarise counts it apart
 		# and leaves it out of the medians.
-		log "$1 $2 c=$3 round $4 hung or failed to start (status $rc); running it again"
-		run_once "$@" 2 || log "$1 $2 c=$3 round $4 failed again (status $?)"
+		log "$1 $2 c=$3 $4 round $5 hung or failed to start (status $rc); running it again"
+		run_once "$@" 2 || log "$1 $2 c=$3 $4 round $5 failed again (status $?)"
 	fi
 }
 
 main() {
+	for client in $CLIENTS; do
+		case $client in
+		api | lego) ;;
+		*) log "unknown client mode $client" && exit 2 ;;
+		esac
+	done
 	build_tools
-	log "servers: $SERVERS; N=$N; c: $CONCURRENCY; modes: $MODES; rounds: $ROUNDS; out: $OUT"
+	log "servers: $SERVERS; N=$N; c: $CONCURRENCY; clients: $CLIENTS; modes: $MODES;" \
+		"rounds: $ROUNDS; out: $OUT"
 	for round in $(seq 1 "$ROUNDS"); do
 		for mode in $MODES; do
 			for c in $CONCURRENCY; do
-				for server in $SERVERS; do
-					run "$server" "$mode" "$c" "$round"
+				for client in $CLIENTS; do
+					for server in $SERVERS; do
+						run "$server" "$mode" "$c" "$client" "$round"
+					done
 				done
 			done
 		done
