@@ -87,8 +87,13 @@ type CertificateFilter struct {
 
 // ListCertificates returns certificates matching f, newest first. The DER
 // is not loaded; use [Tx.Certificate] for that.
+//
+// TODO: a name filter matches with LIKE '%...%', which no index serves, so
+// a pattern that few certificates match reads the whole table (about a
+// second for a million certificates on SQLite); a trigram index, or a
+// table of distinct name sets to match first, would make it a lookup.
 func (tx *Tx) ListCertificates(f CertificateFilter) ([]Certificate, error) {
-	q := tx.db.Omit("der")
+	q := tx.db.Table(tx.certificatesBy("", listIndex(f))).Omit("der")
 	if f.NamePattern != "" {
 		q = q.Where("names LIKE ?", f.NamePattern)
 	}
@@ -124,6 +129,47 @@ func (tx *Tx) ListCertificates(f CertificateFilter) ([]Certificate, error) {
 		return nil, fmt.Errorf("store: listing certificates: %w", err)
 	}
 	return rows, nil
+}
+
+// listIndex names the index SQLite reads for a certificate list. Without
+// statistics SQLite's planner prefers any index matching an equality and
+// then sorts every match: "--status expired" sorted nearly every row of a
+// million (seconds), and two filters could pick either index depending on
+// the order the indexes were created in. INDEXED BY fixes the plan, and
+// fails loudly should the index disappear.
+//
+//   - Valid certificates are the unexpired ones, few next to the history
+//     of a CA whose certificates live hours or days: read them by expiry
+//     and sort them.
+//   - Otherwise read the index that starts with the most selective filter
+//     and continues with the creation time, so that rows come newest first
+//     and reading stops at the limit.
+func listIndex(f CertificateFilter) string {
+	switch {
+	case f.Status == "valid":
+		return "idx_certificates_not_after"
+	case f.Status == "revoked":
+		return "idx_certificates_status_created"
+	case f.AccountID != "":
+		return "idx_certificates_account_created"
+	case f.Profile != "":
+		return "idx_certificates_profile_created"
+	}
+	return "idx_certificates_created_at"
+}
+
+// certificatesBy returns the certificates table, with the alias when not
+// empty, to be read through the named index on SQLite (see [listIndex]
+// for why); other databases choose with their statistics.
+func (tx *Tx) certificatesBy(alias, index string) string {
+	table := "certificates"
+	if alias != "" {
+		table += " AS " + alias
+	}
+	if tx.store.dialect == SQLite {
+		table += " INDEXED BY " + index
+	}
+	return table
 }
 
 // CountCertificatesSince counts the certificates an account received at or

@@ -13,11 +13,13 @@ import (
 // schemaVersion is the version the code expects. Each change to the models
 // that AutoMigrate cannot apply by itself gets a numbered step in
 // [migrations] and raises this number.
-const schemaVersion = 1
+const schemaVersion = 2
 
 // migrations holds the steps that follow AutoMigrate, indexed from version 2.
 // Version 1 is the initial schema created by AutoMigrate.
-var migrations = map[int]func(tx *gorm.DB) error{}
+var migrations = map[int]func(tx *gorm.DB) error{
+	2: migrateInventoryIndexes,
+}
 
 // migrationLockID is the advisory lock key that serialises migrations
 // across replicas on PostgreSQL and MySQL ("acmegate" in ASCII).

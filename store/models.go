@@ -22,10 +22,10 @@ type Account struct {
 
 // Order is one certificate order (RFC 8555, Section 7.1.3).
 type Order struct {
-	ID        string `gorm:"primaryKey;size:40"`
-	AccountID string `gorm:"size:40;not null;index:idx_orders_account,priority:1"`
-	Status    string `gorm:"size:16;not null;index"`
-	Expires   time.Time
+	ID        string    `gorm:"primaryKey;size:40;index:idx_orders_account_page,priority:2"`
+	AccountID string    `gorm:"size:40;not null;index:idx_orders_account,priority:1;index:idx_orders_account_page,priority:1;index:idx_orders_account_pending,priority:1"`
+	Status    string    `gorm:"size:16;not null;index;index:idx_orders_account_pending,priority:2"`
+	Expires   time.Time `gorm:"index:idx_orders_account_pending,priority:3"`
 	NotBefore *time.Time
 	NotAfter  *time.Time
 	// Identifiers is a JSON array of {"type","value"} objects.
@@ -76,7 +76,7 @@ type Challenge struct {
 	AuthzID     string `gorm:"size:40;not null;index"`
 	Type        string `gorm:"size:32;not null"`
 	Token       string `gorm:"size:64;not null"`
-	Status      string `gorm:"size:16;not null"`
+	Status      string `gorm:"size:16;not null;index"`
 	Position    int
 	ValidatedAt *time.Time
 	// Error is the JSON problem document of a failed validation.
@@ -96,27 +96,32 @@ type SerialReservation struct {
 }
 
 // Certificate is one issued certificate with its revocation state.
+//
+// The inventory lists certificates newest first under one filter, so the
+// filtered columns are indexed together with the creation time: a query
+// walks the index in order and stops at its limit instead of sorting every
+// match (BENCHMARKS.md, "One million certificates").
 type Certificate struct {
 	Serial      string `gorm:"primaryKey;size:64"`
 	OrderID     string `gorm:"size:40;index"`
-	AccountID   string `gorm:"size:40;index"`
+	AccountID   string `gorm:"size:40;index:idx_certificates_account_created,priority:1"`
 	IssuerKeyID string `gorm:"size:64"`
 	DER         []byte `gorm:"not null"`
 	// Names is the comma-separated list of SAN values, for filtering.
 	Names   string `gorm:"type:text"`
-	Profile string `gorm:"size:64;index"`
+	Profile string `gorm:"size:64;index:idx_certificates_profile_created,priority:1"`
 	// KeyHash is the hex SHA-256 of the subject public key info.
 	KeyHash          string    `gorm:"size:64;index"`
 	NotBefore        time.Time `gorm:"index"`
 	NotAfter         time.Time `gorm:"index"`
-	Status           string    `gorm:"size:16;not null;index"`
+	Status           string    `gorm:"size:16;not null;index:idx_certificates_status_created,priority:1"`
 	RevokedAt        *time.Time
 	RevocationReason int
 	Replaces         string `gorm:"size:200"`
 	// RenewalDue, when set, moves the renewal window to start at this time
 	// (RFC 9773, Section 4.2, operator-driven early renewal).
 	RenewalDue *time.Time
-	CreatedAt  time.Time `gorm:"index"`
+	CreatedAt  time.Time `gorm:"index;index:idx_certificates_account_created,priority:2;index:idx_certificates_profile_created,priority:2;index:idx_certificates_status_created,priority:2"`
 }
 
 // UsedNonce records a redeemed nonce until it expires; the primary key makes

@@ -19,11 +19,13 @@ type CertificateCounts struct {
 func (tx *Tx) CountCertificates(now time.Time, expiringWithin time.Duration) (CertificateCounts, error) {
 	var c CertificateCounts
 	now = now.UTC()
-	valid := tx.db.Model(&Certificate{}).Where("status = ? AND not_after > ?", "valid", now)
+	// Only unexpired certificates can count: read them by expiry.
+	table := tx.certificatesBy("", "idx_certificates_not_after")
+	valid := tx.db.Table(table).Where("status = ? AND not_after > ?", "valid", now)
 	if err := valid.Count(&c.Valid).Error; err != nil {
 		return c, fmt.Errorf("store: counting valid certificates: %w", err)
 	}
-	err := tx.db.Model(&Certificate{}).
+	err := tx.db.Table(table).
 		Where("status = ? AND not_after > ? AND not_after <= ?", "valid", now, now.Add(expiringWithin)).
 		Count(&c.Expiring).Error
 	if err != nil {

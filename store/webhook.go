@@ -77,7 +77,8 @@ func (tx *Tx) ExpiringWithoutRenewal(now, before time.Time, limit int) ([]Certif
 		Where("n.account_id = c.account_id AND n.names = c.names AND n.created_at > c.created_at")
 	noticed := tx.db.Table("expiry_notices AS e").Select("1").Where("e.serial = c.serial")
 	var rows []Certificate
-	err := tx.db.Table("certificates AS c").
+	// Only certificates expiring soon can match: read them by expiry.
+	err := tx.db.Table(tx.certificatesBy("c", "idx_certificates_not_after")).
 		Select("c.serial, c.order_id, c.account_id, c.issuer_key_id, c.names, c.profile, "+
 			"c.key_hash, c.not_before, c.not_after, c.status, c.replaces, c.created_at").
 		Where("c.status = ? AND c.not_after > ? AND c.not_after <= ?", "valid", now, before).
