@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -152,6 +153,59 @@ func TestCertificateLifecycle(t *testing.T) {
 		n, err := r.CountCertificatesSince("acct-1", epoch.Add(24*time.Hour))
 		if err != nil || n != 2 {
 			t.Errorf("CountCertificatesSince: got %d, %v, want 2", n, err)
+		}
+	})
+}
+
+// TestListCertificatesManyNameSets lists by a name that more sets hold than
+// the store reads set by set, so that the list walks the certificates
+// newest first instead; the answer must be the same.
+func TestListCertificatesManyNameSets(t *testing.T) {
+	const sets = 150
+	eachDialect(t, func(t *testing.T, s *store.Store, _ *fakeClock) {
+		transact(t, s, func(tx *store.Tx) error {
+			for i := range sets {
+				nb := epoch.Add(time.Duration(i) * time.Minute)
+				account := "acct-even"
+				if i%2 == 1 {
+					account = "acct-odd"
+				}
+				err := tx.CreateCertificate(&store.Certificate{
+					Serial: fmt.Sprintf("%04x", i), AccountID: account,
+					Names:       fmt.Sprintf("bulk-%d.example,other-%d.example", i, i),
+					IssuerKeyID: "issuer-1", DER: []byte{0x30, 0x00}, KeyHash: "k",
+					NotBefore: nb, NotAfter: nb.Add(time.Hour), Status: "valid", CreatedAt: nb,
+				})
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		tests := []struct {
+			name   string
+			filter store.CertificateFilter
+			want   []string
+		}{
+			{"many sets", store.CertificateFilter{NamePattern: "%bulk-%", Limit: 3},
+				[]string{"0095", "0094", "0093"}},
+			{"many sets of one account", store.CertificateFilter{NamePattern: "%bulk-%",
+				AccountID: "acct-even", Limit: 2}, []string{"0094", "0092"}},
+			{"one set", store.CertificateFilter{NamePattern: "%other-7.%"}, []string{"0007"}},
+			{"no set", store.CertificateFilter{NamePattern: "%absent%"}, nil},
+		}
+		for _, tt := range tests {
+			rows, err := s.Read(context.Background()).ListCertificates(tt.filter)
+			if err != nil {
+				t.Fatalf("%s: %v", tt.name, err)
+			}
+			var got []string
+			for _, c := range rows {
+				got = append(got, c.Serial)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("%s: got %v, want %v", tt.name, got, tt.want)
+			}
 		}
 	})
 }

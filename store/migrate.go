@@ -13,12 +13,13 @@ import (
 // schemaVersion is the version the code expects. Each change to the models
 // that AutoMigrate cannot apply by itself gets a numbered step in
 // [migrations] and raises this number.
-const schemaVersion = 2
+const schemaVersion = 3
 
 // migrations holds the steps that follow AutoMigrate, indexed from version 2.
 // Version 1 is the initial schema created by AutoMigrate.
 var migrations = map[int]func(tx *gorm.DB) error{
 	2: migrateInventoryIndexes,
+	3: migrateNameSets,
 }
 
 // migrationLockID is the advisory lock key that serialises migrations
@@ -44,6 +45,16 @@ func (s *Store) Migrate(ctx context.Context) error {
 			// IMMEDIATE, from the DSN) holds the write lock throughout, so
 			// processes opening a new file together migrate in turn;
 			// nested transactions of later steps become savepoints.
+			//
+			// A step that rewrites many rows runs in a savepoint whose
+			// journal keeps the original of every page it changes; in
+			// memory (the temp_store of serving connections) that took
+			// over a gigabyte for a million certificates, so the
+			// migration keeps temporary data in files.
+			if err := conn.Exec("PRAGMA temp_store = FILE").Error; err != nil {
+				return fmt.Errorf("store: setting temp_store for the migration: %w", err)
+			}
+			defer conn.Exec("PRAGMA temp_store = MEMORY")
 			return conn.Transaction(s.migrate)
 		}
 		unlock, err := s.lock(conn)

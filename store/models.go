@@ -30,7 +30,10 @@ type Order struct {
 	NotAfter  *time.Time
 	// Identifiers is a JSON array of {"type","value"} objects.
 	Identifiers string `gorm:"type:text;not null"`
-	Profile     string `gorm:"size:64"`
+	// NamesHash is the [NameSetHash] of the identifier values, joined with
+	// commas in their order; per-name rate limits count orders by it.
+	NamesHash string `gorm:"size:32;index:idx_orders_names_created,priority:1"`
+	Profile   string `gorm:"size:64"`
 	// Error is the JSON problem document that made the order invalid.
 	Error string `gorm:"type:text"`
 	// CSR is the DER of the finalize request, kept so an interrupted
@@ -39,7 +42,7 @@ type Order struct {
 	CertificateSerial string `gorm:"size:64"`
 	// Replaces is the ARI certificate ID this order renews (RFC 9773).
 	Replaces  string    `gorm:"size:200;index"`
-	CreatedAt time.Time `gorm:"index:idx_orders_account,priority:2"`
+	CreatedAt time.Time `gorm:"index:idx_orders_account,priority:2;index:idx_orders_names_created,priority:2"`
 	UpdatedAt time.Time
 }
 
@@ -108,8 +111,14 @@ type Certificate struct {
 	IssuerKeyID string `gorm:"size:64"`
 	DER         []byte `gorm:"not null"`
 	// Names is the comma-separated list of SAN values, for filtering.
-	Names   string `gorm:"type:text"`
-	Profile string `gorm:"size:64;index:idx_certificates_profile_created,priority:1"`
+	Names string `gorm:"type:text"`
+	// NamesHash identifies the set of names (see [NameSetHash]); the
+	// inventory and the per-name rate limits find certificates through it
+	// and [NameSetMember]. The creation time index carries it too, so that
+	// a name filter walking certificates newest first reads a row only
+	// when its set matches.
+	NamesHash string `gorm:"size:32;index:idx_certificates_names_created,priority:1;index:idx_certificates_created_at,priority:2"`
+	Profile   string `gorm:"size:64;index:idx_certificates_profile_created,priority:1"`
 	// KeyHash is the hex SHA-256 of the subject public key info.
 	KeyHash          string    `gorm:"size:64;index"`
 	NotBefore        time.Time `gorm:"index"`
@@ -121,7 +130,17 @@ type Certificate struct {
 	// RenewalDue, when set, moves the renewal window to start at this time
 	// (RFC 9773, Section 4.2, operator-driven early renewal).
 	RenewalDue *time.Time
-	CreatedAt  time.Time `gorm:"index;index:idx_certificates_account_created,priority:2;index:idx_certificates_profile_created,priority:2;index:idx_certificates_status_created,priority:2"`
+	CreatedAt  time.Time `gorm:"index:idx_certificates_created_at,priority:1;index:idx_certificates_account_created,priority:2;index:idx_certificates_profile_created,priority:2;index:idx_certificates_status_created,priority:2;index:idx_certificates_names_created,priority:2"`
+}
+
+// NameSetMember records that a name is one of a set of names some
+// certificate was issued for. Certificates renewed for the same names
+// share a set, so a fleet's history of millions of certificates has far
+// fewer sets; a name query matches names here, then reads the
+// certificates of the matching sets by [Certificate.NamesHash].
+type NameSetMember struct {
+	Name    string `gorm:"primaryKey;size:255"`
+	SetHash string `gorm:"primaryKey;size:32"`
 }
 
 // UsedNonce records a redeemed nonce until it expires; the primary key makes
@@ -182,6 +201,6 @@ func allModels() []any {
 		&Challenge{}, &SerialReservation{}, &Certificate{}, &UsedNonce{},
 		&Setting{}, &EABKey{}, &AuditEvent{}, &AuditHead{}, &BlockedKey{}, &UsedToken{}, &PolicyVersion{},
 		&Lease{},
-		&AdminToken{}, &ExpiryNotice{}, &OwnershipGrant{},
+		&AdminToken{}, &ExpiryNotice{}, &OwnershipGrant{}, &NameSetMember{},
 	}
 }

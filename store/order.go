@@ -7,8 +7,16 @@ import (
 
 // CreateOrder inserts o and links it to the given authorizations.
 func (tx *Tx) CreateOrder(o *Order, authzIDs []string) error {
+	names, err := OrderNames(o.Identifiers)
+	if err != nil {
+		return fmt.Errorf("store: creating order: %w", err)
+	}
+	o.NamesHash = NameSetHash(names)
 	if err := tx.db.Create(o).Error; err != nil {
 		return fmt.Errorf("store: creating order: %w", translate(err))
+	}
+	if err := recordNameSet(tx.db, names); err != nil {
+		return fmt.Errorf("store: recording the names of order %s: %w", o.ID, translate(err))
 	}
 	links := make([]OrderAuthorization, 0, len(authzIDs))
 	for _, id := range authzIDs {

@@ -2,7 +2,6 @@ package store
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -127,14 +126,11 @@ func (tx *Tx) RecentOrders(accountID string, w Window) ([]time.Time, error) {
 }
 
 // RecentOrdersFor returns the creation times of the newest orders, of any
-// account, that name the identifier value in w, newest first.
-//
-// TODO: the identifier is matched with LIKE on the orders' JSON identifier
-// list within the time window, which scans every order of the window; a
-// side table of (identifier, created_at) would make this an index lookup.
+// account, that name the identifier value in w, newest first. The name's
+// sets come from [NameSetMember], their orders from the set index.
 func (tx *Tx) RecentOrdersFor(value string, w Window) ([]time.Time, error) {
-	pattern := `%"value":"` + escapeLike(value) + `"%`
-	q := tx.db.Model(&Order{}).Where("identifiers LIKE ? ESCAPE '!'", pattern)
+	q := tx.db.Table(tx.tableIndexedBy("orders", "", "idx_orders_names_created")).
+		Where("names_hash IN (?)", tx.setsHolding(value))
 	return recentTimes(w.apply(q), w.Limit, "orders for "+value)
 }
 
@@ -147,14 +143,11 @@ func (tx *Tx) RecentCertificates(accountID string, w Window) ([]time.Time, error
 
 // RecentCertificatesFor returns the creation times of the newest
 // certificates, of any account, that name the DNS name or IP address in w,
-// newest first.
+// newest first. The name's sets come from [NameSetMember], their
+// certificates from the set index.
 func (tx *Tx) RecentCertificatesFor(name string, w Window) ([]time.Time, error) {
-	// Names is a comma-separated list, so the name is either all of it,
-	// its start, its end or somewhere in the middle.
-	n := escapeLike(name)
-	q := tx.db.Model(&Certificate{}).Where(
-		"names = ? OR names LIKE ? ESCAPE '!' OR names LIKE ? ESCAPE '!' OR names LIKE ? ESCAPE '!'",
-		name, n+",%", "%,"+n, "%,"+n+",%")
+	q := tx.db.Table(tx.certificatesBy("", "idx_certificates_names_created")).
+		Where("names_hash IN (?)", tx.setsHolding(name))
 	return recentTimes(w.apply(q), w.Limit, "certificates for "+name)
 }
 
@@ -172,10 +165,4 @@ func recentTimes(q *gorm.DB, limit int, what string) ([]time.Time, error) {
 		return nil, fmt.Errorf("store: counting %s: %w", what, err)
 	}
 	return times, nil
-}
-
-// escapeLike escapes the LIKE wildcards of s with "!", the escape
-// character the queries above declare.
-func escapeLike(s string) string {
-	return strings.NewReplacer("!", "!!", "%", "!%", "_", "!_").Replace(s)
 }

@@ -30,8 +30,8 @@ func TestOpenCreatesSchema(t *testing.T) {
 		if err != nil {
 			t.Fatalf("SchemaVersion: %v", err)
 		}
-		if v != 2 {
-			t.Errorf("SchemaVersion: got %d, want 2", v)
+		if v != 3 {
+			t.Errorf("SchemaVersion: got %d, want 3", v)
 		}
 		if err := s.Ping(context.Background()); err != nil {
 			t.Errorf("Ping: %v", err)
@@ -60,8 +60,8 @@ func TestOpenIdempotent(t *testing.T) {
 				t.Errorf("account after reopening: %v", err)
 			}
 			v, err := second.SchemaVersion(ctx)
-			if err != nil || v != 2 {
-				t.Errorf("SchemaVersion after reopening: got %d, %v, want 2, nil", v, err)
+			if err != nil || v != 3 {
+				t.Errorf("SchemaVersion after reopening: got %d, %v, want 3, nil", v, err)
 			}
 		})
 	}

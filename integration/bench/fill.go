@@ -178,6 +178,13 @@ func writeBatch(db *gorm.DB, d store.Dialect, b *fillBatch, audit bool, stats *f
 				return fmt.Errorf("inserting %T: %w", rows, err)
 			}
 		}
+		if len(b.members) > 0 {
+			err := tx.Clauses(clause.OnConflict{DoNothing: true}).
+				CreateInBatches(b.members, insertChunk).Error
+			if err != nil {
+				return fmt.Errorf("inserting name sets: %w", err)
+			}
+		}
 		if len(b.blocked) > 0 {
 			err := tx.Clauses(clause.OnConflict{DoNothing: true}).
 				CreateInBatches(b.blocked, insertChunk).Error

@@ -25,6 +25,8 @@ type fillBatch struct {
 	chals   []store.Challenge
 	certs   []store.Certificate
 	blocked []store.BlockedKey
+	// members are the name sets first seen in this batch.
+	members []store.NameSetMember
 }
 
 func (b *fillBatch) reset() { *b = fillBatch{} }
@@ -63,12 +65,14 @@ type rowMaker struct {
 	prevID  []string
 	keyHash []string
 	authzs  [][]authzState
+	// named marks the lineages whose name set is recorded.
+	named []bool
 }
 
 func newRowMaker(m *fillModel, issuers fillIssuers, der, csr []byte) *rowMaker {
 	return &rowMaker{m: m, issuers: issuers, der: der, csr: csr,
 		prevID: make([]string, len(m.lineages)), keyHash: make([]string, len(m.lineages)),
-		authzs: make([][]authzState, len(m.lineages))}
+		authzs: make([][]authzState, len(m.lineages)), named: make([]bool, len(m.lineages))}
 }
 
 // add appends the rows of pc to b: now and then a failed order first,
@@ -91,7 +95,7 @@ func (r *rowMaker) add(b *fillBatch, pc plannedCert) {
 	serial := randomSerial(rng)
 	order := store.Order{ID: randomID(rng), AccountID: acct, Status: state.StatusValid,
 		Expires: ordered.Add(8 * time.Hour).Truncate(time.Second), Identifiers: identifiersJSON(l.names),
-		Profile: l.profile.name, CSR: r.csr, CertificateSerial: serialHex(serial),
+		NamesHash: r.namesHash(li), Profile: l.profile.name, CSR: r.csr, CertificateSerial: serialHex(serial),
 		Replaces: r.prevID[li], CreatedAt: ordered, UpdatedAt: issued}
 	if !l.ari {
 		order.Replaces = ""
@@ -114,11 +118,21 @@ func (r *rowMaker) add(b *fillBatch, pc plannedCert) {
 	// 3. The certificate, revoked now and then.
 	b.certs = append(b.certs, r.certificate(rng, li, order, serial, issued))
 	c := &b.certs[len(b.certs)-1]
+	if !r.named[li] {
+		r.named[li] = true
+		b.members = append(b.members, store.NameSetMembers(c.Names)...)
+	}
 	if c.RevokedAt != nil && c.RevocationReason == 1 {
 		b.blocked = append(b.blocked, store.BlockedKey{KeyHash: c.KeyHash,
 			Reason: "keyCompromise revocation of " + c.Serial, CreatedAt: *c.RevokedAt})
 	}
 	r.prevID[li] = certificateID(r.issuers.keyIDAt(issued), serial)
+}
+
+// namesHash returns the name set hash of lineage li, which its orders and
+// certificates share.
+func (r *rowMaker) namesHash(li int) string {
+	return store.NameSetHash(strings.Join(r.m.lineages[li].names, ","))
 }
 
 // certificate makes the certificate row of an order issued at issued.
@@ -131,9 +145,11 @@ func (r *rowMaker) certificate(rng *rand.Rand, li int, order store.Order, serial
 		r.keyHash[li] = keyHash
 	}
 	notBefore := issued.Add(-time.Minute).Truncate(time.Second)
+	names := strings.Join(l.names, ",")
 	c := store.Certificate{Serial: order.CertificateSerial, OrderID: order.ID,
 		AccountID: order.AccountID, IssuerKeyID: hex.EncodeToString(r.issuers.keyIDAt(issued)),
-		DER: r.der, Names: strings.Join(l.names, ","), Profile: l.profile.name, KeyHash: keyHash,
+		DER: r.der, Names: names, NamesHash: r.namesHash(li), Profile: l.profile.name,
+		KeyHash:   keyHash,
 		NotBefore: notBefore, NotAfter: notBefore.Add(l.profile.lifetime), Status: state.StatusValid,
 		Replaces: order.Replaces, CreatedAt: issued}
 	if rng.Float64() < shareRevoked {
@@ -159,7 +175,7 @@ func (r *rowMaker) addFailedOrder(b *fillBatch, rng *rand.Rand, l *lineage, acct
 		`"detail":"connecting to the http-01 port: connection refused","status":400}`
 	order := store.Order{ID: randomID(rng), AccountID: acct, Status: state.StatusInvalid,
 		Expires: at.Add(8 * time.Hour).Truncate(time.Second), Identifiers: identifiersJSON(l.names),
-		Profile: l.profile.name, Error: problem, CreatedAt: at, UpdatedAt: at.Add(2 * time.Second)}
+		NamesHash: store.NameSetHash(strings.Join(l.names, ",")), Profile: l.profile.name, Error: problem, CreatedAt: at, UpdatedAt: at.Add(2 * time.Second)}
 	for _, name := range l.names {
 		id := randomID(rng)
 		r.addAuthz(b, rng, acct, l.profile.name, name, id, state.StatusInvalid, at,
