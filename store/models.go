@@ -66,8 +66,8 @@ type Authorization struct {
 	// "grant" for an [OwnershipGrant]; empty when a challenge decides.
 	Method string `gorm:"size:16"`
 	// GrantID names the grant that made the authorization valid.
-	GrantID   string `gorm:"size:40;index"`
-	Expires   time.Time
+	GrantID   string    `gorm:"size:40;index"`
+	Expires   time.Time `gorm:"index"`
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }

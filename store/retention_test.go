@@ -86,6 +86,43 @@ func TestPurgeExpired(t *testing.T) {
 			if _, err := r.Certificate("kept"); err != nil {
 				t.Errorf("recent certificate was purged: %v", err)
 			}
+
+			// An authorization that outlives its purged order goes once it
+			// expires past a later cutoff.
+			err = st.Transact(ctx, func(tx *store.Tx) error {
+				err := tx.CreateAuthorization(&store.Authorization{ID: "az-late", AccountID: "A",
+					IdentifierType: "dns", IdentifierValue: "late.x", Status: "valid",
+					Expires: now.Add(time.Hour)}, []store.Challenge{{ID: "ch-late",
+					Type: "http-01", Token: "t", Status: "valid"}})
+				if err != nil {
+					return err
+				}
+				return tx.CreateOrder(&store.Order{ID: "o-late", AccountID: "A", Status: "invalid",
+					Expires: old, Identifiers: "[]"}, []string{"az-late"})
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, step := range []struct {
+				cutoff time.Time
+				want   store.PurgeCounts
+			}{
+				{now, store.PurgeCounts{Orders: 1}},
+				{now.Add(2 * time.Hour), store.PurgeCounts{Authorizations: 1, Challenges: 1}},
+				{now.Add(3 * time.Hour), store.PurgeCounts{}},
+			} {
+				err = st.Transact(ctx, func(tx *store.Tx) error {
+					var err error
+					got, err = tx.PurgeExpired(step.cutoff, time.Time{})
+					return err
+				})
+				if err != nil || got != step.want {
+					t.Errorf("purge at %v: got %+v, %v, want %+v", step.cutoff, got, err, step.want)
+				}
+			}
+			if _, err := r.Authorization("az-shared"); err != nil {
+				t.Errorf("authorization of a kept order was purged later: %v", err)
+			}
 		})
 	}
 }
