@@ -33,6 +33,8 @@ type summary struct {
 	runs, failed, errors          int
 	certsPerSec, p50, p99, cpuMs  float64
 	peakRSS, clientCPU, pollsCert float64
+	// minCertsSec and maxCertsSec are the spread of throughput over runs.
+	minCertsSec, maxCertsSec float64
 }
 
 // summariseCommand implements "bench summarise [-base NAME] FILE".
@@ -103,7 +105,10 @@ func (g *group) summary() summary {
 		}
 		return median(vals)
 	}
+	lo, hi := spread(g.runs, func(r *Report) float64 { return r.CertsPerSec })
 	return summary{
+		minCertsSec: lo,
+		maxCertsSec: hi,
 		runs:        len(g.runs),
 		failed:      g.failed,
 		errors:      g.errors,
@@ -115,6 +120,19 @@ func (g *group) summary() summary {
 		clientCPU:   med(func(r *Report) float64 { return r.ClientCPUMsPerCert }),
 		pollsCert:   med(func(r *Report) float64 { return r.PollsPerCert }),
 	}
+}
+
+// spread returns the least and the greatest f over the runs; 0, 0 for
+// none.
+func spread(runs []*Report, f func(*Report) float64) (lo, hi float64) {
+	for i, r := range runs {
+		v := f(r)
+		if i == 0 {
+			lo, hi = v, v
+		}
+		lo, hi = min(lo, v), max(hi, v)
+	}
+	return lo, hi
 }
 
 // median returns the middle value, or the mean of the two middle values;
@@ -148,15 +166,17 @@ func writeSummary(w io.Writer, groups map[groupKey]*group, base string) {
 	})
 	cols := tableColumns{client: len(clients) > 1}
 
-	fmt.Fprintln(w, cols.header("server", "runs (timed out)", "certs/s", "p50 ms", "p99 ms",
-		"server CPU ms/cert", "peak RSS MiB", "client CPU ms/cert", "polls/cert", "errors"))
+	fmt.Fprintln(w, cols.header("server", "runs (timed out)", "certs/s", "certs/s min-max",
+		"p50 ms", "p99 ms", "server CPU ms/cert", "peak RSS MiB", "client CPU ms/cert",
+		"polls/cert", "errors"))
 	fmt.Fprintln(w, cols.rule("---", "---:", "---:", "---:", "---:", "---:", "---:", "---:",
-		"---:", "---:"))
+		"---:", "---:", "---:"))
 	for _, k := range keys {
 		s := groups[k].summary()
-		fmt.Fprintf(w, "%s %s | %d (%d) | %.1f | %.1f | %.1f | %.2f | %.1f | %.2f | %.1f | %d |\n",
-			cols.lead(k), k.server, s.runs, s.failed, s.certsPerSec, s.p50, s.p99, s.cpuMs,
-			s.peakRSS, s.clientCPU, s.pollsCert, s.errors)
+		fmt.Fprintf(w, "%s %s | %d (%d) | %.1f | %.1f-%.1f | %.1f | %.1f | %.2f | %.1f | %.2f | "+
+			"%.1f | %d |\n",
+			cols.lead(k), k.server, s.runs, s.failed, s.certsPerSec, s.minCertsSec, s.maxCertsSec,
+			s.p50, s.p99, s.cpuMs, s.peakRSS, s.clientCPU, s.pollsCert, s.errors)
 	}
 	fmt.Fprintln(w)
 	writeRatios(w, groups, keys, base, cols)
@@ -202,8 +222,9 @@ func writeRatios(
 	base string,
 	cols tableColumns,
 ) {
-	fmt.Fprintln(w, cols.header("ratio", "certs/s", "server CPU ms/cert", "p50 latency"))
-	fmt.Fprintln(w, cols.rule("---", "---:", "---:", "---:"))
+	fmt.Fprintln(w, cols.header("ratio", "certs/s", "server CPU ms/cert", "p50 latency",
+		"p99 latency", "peak RSS"))
+	fmt.Fprintln(w, cols.rule("---", "---:", "---:", "---:", "---:", "---:"))
 	for _, k := range keys {
 		if k.server == base {
 			continue
@@ -215,9 +236,9 @@ func writeRatios(
 			continue
 		}
 		bs, other := b.summary(), groups[k].summary()
-		fmt.Fprintf(w, "%s %s/%s | %s | %s | %s |\n", cols.lead(k), base, k.server,
+		fmt.Fprintf(w, "%s %s/%s | %s | %s | %s | %s | %s |\n", cols.lead(k), base, k.server,
 			ratio(bs.certsPerSec, other.certsPerSec), ratio(bs.cpuMs, other.cpuMs),
-			ratio(bs.p50, other.p50))
+			ratio(bs.p50, other.p50), ratio(bs.p99, other.p99), ratio(bs.peakRSS, other.peakRSS))
 	}
 }
 

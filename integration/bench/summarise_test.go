@@ -29,7 +29,7 @@ func TestSummariseClientColumn(t *testing.T) {
 			lines: []string{oldAPI, stepAPI},
 			want: []string{
 				"| mode | c | server |",
-				"| unpinned | 4 | acmegate | 1 (0) | 40.0 | 80.0 |",
+				"| unpinned | 4 | acmegate | 1 (0) | 40.0 | 40.0-40.0 | 80.0 |",
 				"| unpinned | 4 | acmegate/step-ca | 2.00 | n/a | 0.80 |",
 			},
 			never: []string{"client |", "| api |"},
@@ -40,8 +40,8 @@ func TestSummariseClientColumn(t *testing.T) {
 			want: []string{
 				"| mode | client | c | server |",
 				"|---|---|---:|---|",
-				"| unpinned | api | 4 | acmegate | 1 (0) | 40.0 | 80.0 |",
-				"| unpinned | lego | 4 | step-ca | 1 (0) | 10.0 | 140.0 |",
+				"| unpinned | api | 4 | acmegate | 1 (0) | 40.0 | 40.0-40.0 | 80.0 |",
+				"| unpinned | lego | 4 | step-ca | 1 (0) | 10.0 | 10.0-10.0 | 140.0 |",
 				"| mode | client | c | ratio |",
 				"| unpinned | api | 4 | acmegate/step-ca | 2.00 | n/a | 0.80 |",
 				"| unpinned | lego | 4 | acmegate/step-ca | 3.00 | n/a | 0.50 |",
