@@ -9,6 +9,7 @@ import (
 	"math/big"
 	mrand "math/rand/v2"
 	"testing"
+	"time"
 )
 
 // SECURITY-CATALOGUE G2: serials carry 128 random bits and never repeat.
@@ -113,5 +114,51 @@ func TestCheckSerial(t *testing.T) {
 				t.Errorf("checkSerial(%v): got ok=%v, want %v", tt.serial, got, tt.ok)
 			}
 		})
+	}
+}
+
+// TestNewTimedSerial checks the layout of leaf serials (SECURITY-CATALOGUE
+// G2 for the serials the gateway issues): the time in milliseconds, then
+// 104 random bits that never repeat and each of which is set half the
+// time; positive and within 20 octets.
+func TestNewTimedSerial(t *testing.T) {
+	const n = 100_000
+	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	mask := new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 8*timedRandomBytes), big.NewInt(1))
+	seen := make(map[string]bool, n)
+	var ones [8 * timedRandomBytes]int
+	var prev *big.Int
+	for i := range n {
+		at := now.Add(time.Duration(i/1000) * time.Millisecond)
+		s, err := NewTimedSerial(rand.Reader, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := checkSerial(s); err != nil {
+			t.Fatalf("serial %x: %v", s, err)
+		}
+		if got := new(big.Int).Rsh(s, 8*timedRandomBytes).Int64(); got != at.UnixMilli() {
+			t.Fatalf("serial %x: time part %d, want %d", s, got, at.UnixMilli())
+		}
+		if i%1000 == 0 && prev != nil && s.Cmp(prev) <= 0 {
+			t.Fatalf("serial %x of a later millisecond is not greater than %x", s, prev)
+		}
+		prev = s
+		random := new(big.Int).And(s, mask)
+		if seen[string(random.Bytes())] {
+			t.Fatalf("random part of %x repeats", s)
+		}
+		seen[string(random.Bytes())] = true
+		for bit := range ones {
+			ones[bit] += int(random.Bit(bit))
+		}
+	}
+	for bit, c := range ones {
+		if f := float64(c) / n; f < 0.49 || f > 0.51 {
+			t.Errorf("random bit %d set in %.4f of serials, want 0.5 +- 0.01", bit, f)
+		}
+	}
+	if _, err := NewTimedSerial(rand.Reader, time.Unix(0, 0)); !errors.Is(err, ErrBadSerial) {
+		t.Errorf("serial at the epoch: got %v, want ErrBadSerial", err)
 	}
 }

@@ -53,7 +53,7 @@ func (e *Engine) Finalize(ctx context.Context, acct *Account, orderID string, cs
 	if err != nil {
 		return nil, err
 	}
-	serial, err := ca.NewSerial(e.rand)
+	serial, err := ca.NewTimedSerial(e.rand, e.clock.Now())
 	if err != nil {
 		return nil, fmt.Errorf("state: generating serial: %w", err)
 	}
@@ -489,7 +489,7 @@ func (e *Engine) recoverOrder(ctx context.Context, row *store.Order) {
 		e.failIssuance(ctx, order, "", fmt.Errorf("stored CSR unreadable: %w", err))
 		return
 	}
-	serial, err := ca.NewSerial(e.rand)
+	serial, err := ca.NewTimedSerial(e.rand, e.clock.Now())
 	if err != nil {
 		log.Error("generating serial failed", "error", err)
 		return

@@ -274,7 +274,7 @@ func (e *Engine) tokenDomain(name string) bool {
 // newToken returns a challenge token of 128 random bits, base64url
 // encoded (RFC 8555, Section 8.3).
 func (e *Engine) newToken() (string, error) {
-	return e.newID()
+	return e.newRandom()
 }
 
 // Order loads an order of acct. An order of another account is reported
