@@ -30,7 +30,7 @@
 // it never reads the root directory. [NewIssuer] builds one around any
 // crypto.Signer, such as a PKCS #11 key. [Issuer.Issue] signs a leaf for
 // an [IssueRequest]: the names of the order (never those of the CSR), the
-// CSR's key, a caller-allocated serial from [NewSerial], and a [Profile]
+// CSR's key, a caller-allocated serial from [NewTimedSerial], and a [Profile]
 // for validity, extended key usages and URLs. Leaves follow the subscriber
 // profile of the CA/B Forum Baseline Requirements, Section 7.1.2.7, where
 // it makes sense for a private CA. [Issuer.CreateCRL] signs CRLs, and

@@ -45,7 +45,7 @@ type IssueRequest struct {
 	// subject alternative names as otherName entries.
 	HardwareModules []HardwareModule
 	// Serial is the serial number, allocated (and stored) by the caller,
-	// normally with [NewSerial].
+	// normally with [NewTimedSerial] ([NewSerial] for CA certificates).
 	Serial *big.Int
 	// NotBefore and NotAfter are the requested validity; zero means
 	// derived from Profile and Now.
