@@ -115,7 +115,7 @@ func (tx *Tx) ListCertificates(f CertificateFilter) ([]Certificate, error) {
 	q := tx.db.Table(tx.certificatesBy("", index)).Omit("der")
 	switch {
 	case many:
-		q = q.Where("names_hash IN (?)", tx.setsNamed(f.NamePattern))
+		q = q.Where("names_hash IN (?)", tx.setsWhere("name LIKE ?", f.NamePattern))
 	case len(sets) > 0:
 		q = q.Where("names_hash IN ?", sets)
 	}

@@ -84,17 +84,11 @@ func (tx *Tx) matchingNameSets(pattern string) ([]string, bool, error) {
 	return sets, false, nil
 }
 
-// setsHolding is the subquery of the sets that hold the name.
-func (tx *Tx) setsHolding(name string) *gorm.DB {
+// setsWhere is the subquery of the sets holding a name that matches cond,
+// a condition on the name column with one argument.
+func (tx *Tx) setsWhere(cond, arg string) *gorm.DB {
 	return tx.db.Session(&gorm.Session{NewDB: true}).Model(&NameSetMember{}).
-		Select("set_hash").Where("name = ?", name)
-}
-
-// setsNamed is the subquery of the sets that hold a name matching the
-// LIKE pattern.
-func (tx *Tx) setsNamed(pattern string) *gorm.DB {
-	return tx.db.Session(&gorm.Session{NewDB: true}).Model(&NameSetMember{}).
-		Select("set_hash").Where("name LIKE ?", pattern)
+		Select("set_hash").Where(cond, arg)
 }
 
 // migrateNameSets is the step to schema version 3: it gives every stored
@@ -110,17 +104,14 @@ func migrateNameSets(tx *gorm.DB) error {
 		recorded[hash] = true
 		return hash, recordNameSet(tx, names)
 	}
-	err := backfillNamesHash(tx, &Certificate{}, "serial",
-		[]string{"idx_certificates_names_created", "idx_certificates_created_at"},
-		func(row map[string]any) (string, error) {
-			return record(asString(row["names"]))
-		})
+	err := backfillNamesHash(tx, &Certificate{}, "serial", "names",
+		[]string{"idx_certificates_names_created", "idx_certificates_created_at"}, record)
 	if err != nil {
 		return err
 	}
-	return backfillNamesHash(tx, &Order{}, "id", []string{"idx_orders_names_created"},
-		func(row map[string]any) (string, error) {
-			names, err := OrderNames(asString(row["identifiers"]))
+	return backfillNamesHash(tx, &Order{}, "id", "identifiers", []string{"idx_orders_names_created"},
+		func(identifiers string) (string, error) {
+			names, err := OrderNames(identifiers)
 			if err != nil {
 				return "", err
 			}
@@ -128,13 +119,13 @@ func migrateNameSets(tx *gorm.DB) error {
 		})
 }
 
-// backfillNamesHash sets names_hash on every row of model's table, read in
-// key order a batch at a time. The indexes holding the hash, which
-// AutoMigrate has created (or, for the creation time of certificates,
-// holds from version 2 without the hash), are built once at the end rather
-// than updated row by row.
-func backfillNamesHash(tx *gorm.DB, model any, key string, indexes []string,
-	hashOf func(row map[string]any) (string, error)) error {
+// backfillNamesHash sets names_hash on every row of model's table to
+// hashOf of the row's column, reading the rows in key order, a batch at a
+// time. The indexes holding the hash, which AutoMigrate has created (or,
+// for the creation time of certificates, holds from version 2 without the
+// hash), are built once at the end rather than updated row by row.
+func backfillNamesHash(tx *gorm.DB, model any, key, column string, indexes []string,
+	hashOf func(text string) (string, error)) error {
 	const batch = 5000
 	m := tx.Migrator()
 	for _, index := range indexes {
@@ -144,10 +135,6 @@ func backfillNamesHash(tx *gorm.DB, model any, key string, indexes []string,
 		if err := m.DropIndex(model, index); err != nil {
 			return fmt.Errorf("dropping index %s: %w", index, err)
 		}
-	}
-	column := "names"
-	if _, ok := model.(*Order); ok {
-		column = "identifiers"
 	}
 	after := ""
 	for {
@@ -159,7 +146,7 @@ func backfillNamesHash(tx *gorm.DB, model any, key string, indexes []string,
 		}
 		for _, row := range rows {
 			id := asString(row[key])
-			hash, err := hashOf(row)
+			hash, err := hashOf(asString(row[column]))
 			if err != nil {
 				return fmt.Errorf("%T %s: %w", model, id, err)
 			}

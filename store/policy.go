@@ -130,7 +130,7 @@ func (tx *Tx) RecentOrders(accountID string, w Window) ([]time.Time, error) {
 // sets come from [NameSetMember], their orders from the set index.
 func (tx *Tx) RecentOrdersFor(value string, w Window) ([]time.Time, error) {
 	q := tx.db.Table(tx.tableIndexedBy("orders", "", "idx_orders_names_created")).
-		Where("names_hash IN (?)", tx.setsHolding(value))
+		Where("names_hash IN (?)", tx.setsWhere("name = ?", value))
 	return recentTimes(w.apply(q), w.Limit, "orders for "+value)
 }
 
@@ -147,7 +147,7 @@ func (tx *Tx) RecentCertificates(accountID string, w Window) ([]time.Time, error
 // certificates from the set index.
 func (tx *Tx) RecentCertificatesFor(name string, w Window) ([]time.Time, error) {
 	q := tx.db.Table(tx.certificatesBy("", "idx_certificates_names_created")).
-		Where("names_hash IN (?)", tx.setsHolding(name))
+		Where("names_hash IN (?)", tx.setsWhere("name = ?", name))
 	return recentTimes(w.apply(q), w.Limit, "certificates for "+name)
 }
 
