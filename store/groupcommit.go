@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"gorm.io/gorm"
@@ -33,15 +34,27 @@ type committer struct {
 	// failed with ErrBusy instead of run: the busy timeout, so a write
 	// waits about as long as it would without batching.
 	maxWait time.Duration
-	stop    chan struct{}
-	wg      sync.WaitGroup
+	// held is a durable job that arrived during a batch that commits
+	// without syncing, kept to open the next batch; syncing is the
+	// writer connection's level (true for FULL). Only run uses them,
+	// and only on a selective store.
+	held    *commitJob
+	syncing bool
+	// synced and unsynced count the committed batches by whether the
+	// commit waited for the disk.
+	synced, unsynced atomic.Int64
+	stop             chan struct{}
+	wg               sync.WaitGroup
 }
 
 type commitJob struct {
-	ctx    context.Context
-	fn     func(tx *Tx) error
-	done   chan error
-	queued time.Time
+	ctx context.Context
+	fn  func(tx *Tx) error
+	// durable asks for the batch's commit to be synced even when the
+	// store is selective.
+	durable bool
+	done    chan error
+	queued  time.Time
 }
 
 // ErrBusy reports a transaction that waited in the group-commit queue
@@ -66,7 +79,8 @@ func newCommitter(db *gorm.DB, s *Store, maxBatch int, maxWait time.Duration) (*
 	writer := db.Session(&gorm.Session{NewDB: true, Context: context.Background()})
 	writer.Statement.ConnPool = conn
 	c := &committer{db: writer, conn: conn, store: s, jobs: make(chan *commitJob, 4*maxBatch),
-		maxBatch: maxBatch, maxWait: maxWait, stop: make(chan struct{})}
+		maxBatch: maxBatch, maxWait: maxWait, stop: make(chan struct{}),
+		syncing: true} // connections open with synchronous=FULL (dialectorFor)
 	c.wg.Add(1)
 	go c.run()
 	return c, nil
@@ -75,8 +89,8 @@ func newCommitter(db *gorm.DB, s *Store, maxBatch int, maxWait time.Duration) (*
 // submit queues fn and waits for its outcome. It always waits for the
 // batch to finish, even when ctx ends: returning early could report a
 // failure for a transaction that then commits.
-func (c *committer) submit(ctx context.Context, fn func(tx *Tx) error) error {
-	job := &commitJob{ctx: ctx, fn: fn, done: make(chan error, 1), queued: time.Now()}
+func (c *committer) submit(ctx context.Context, durable bool, fn func(tx *Tx) error) error {
+	job := &commitJob{ctx: ctx, fn: fn, durable: durable, done: make(chan error, 1), queued: time.Now()}
 	select {
 	case c.jobs <- job:
 	case <-ctx.Done():
@@ -90,12 +104,15 @@ func (c *committer) submit(ctx context.Context, fn func(tx *Tx) error) error {
 func (c *committer) run() {
 	defer c.wg.Done()
 	for {
-		var first *commitJob
-		select {
-		case first = <-c.jobs:
-		case <-c.stop:
-			c.drain()
-			return
+		first := c.held
+		c.held = nil
+		if first == nil {
+			select {
+			case first = <-c.jobs:
+			case <-c.stop:
+				c.drain()
+				return
+			}
 		}
 		c.execute(first)
 	}
@@ -135,6 +152,18 @@ func (c *committer) drain() {
 // maxBatch, in one transaction, and reports every job's outcome after
 // the commit.
 func (c *committer) execute(first *commitJob) {
+	if c.store.selective && first.durable != c.syncing {
+		// SQLite takes the synchronous level only between transactions.
+		level := "NORMAL"
+		if first.durable {
+			level = "FULL"
+		}
+		if err := setSynchronous(c.conn, level); err != nil {
+			first.done <- err
+			return
+		}
+		c.syncing = first.durable
+	}
 	batch := []*commitJob{first}
 	var results []error
 	state := &batchState{}
@@ -142,20 +171,36 @@ func (c *committer) execute(first *commitJob) {
 		if err := c.resumeHead(tx, state); err != nil {
 			return err
 		}
+		open := true
 		for i := 0; i < len(batch); i++ {
 			res, fatal := c.runJob(tx, state, batch[i])
 			if fatal != nil {
 				return fatal
 			}
 			results = append(results, res)
-			if len(batch) < c.maxBatch {
-				if j := c.next(); j != nil {
+			if open && len(batch) < c.maxBatch {
+				j := c.next()
+				switch {
+				case j == nil:
+				case c.store.selective && j.durable && !c.syncing:
+					// A durable job cannot join a batch that commits
+					// without syncing: it opens the next batch, which
+					// syncs and takes whatever queues meanwhile.
+					c.held, open = j, false
+				default:
 					batch = append(batch, j)
 				}
 			}
 		}
 		return state.flush(tx)
 	})
+	switch {
+	case err != nil:
+	case c.syncing:
+		c.synced.Add(1)
+	default:
+		c.unsynced.Add(1)
+	}
 	// The head as committed is where the next batch goes on, unless the
 	// commit failed.
 	c.head = nil
@@ -170,6 +215,15 @@ func (c *committer) execute(first *commitJob) {
 		}
 		j.done <- translate(results[i])
 	}
+}
+
+// setSynchronous sets the synchronous level of the writer's connection,
+// through conn or a transaction on it.
+func setSynchronous(conn gorm.ConnPool, level string) error {
+	if _, err := conn.ExecContext(context.Background(), "PRAGMA synchronous = "+level); err != nil {
+		return fmt.Errorf("store: setting synchronous=%s on the writer: %w", level, err)
+	}
+	return nil
 }
 
 // resumeHead gives the batch the audit head the previous batch

@@ -218,3 +218,89 @@ func TestGroupCommitAuditHeadAcrossWriters(t *testing.T) {
 		t.Fatalf("audit: break %+v, %d events, err %v; want intact with 15", brk, n, err)
 	}
 }
+
+// TestSelectiveSync shows the SELECTIVE level at work: a progress
+// transaction commits without syncing when it runs alone, a durable one
+// always commits in a synced batch, however the writer mixes them, and
+// every transaction commits.
+func TestSelectiveSync(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, err := store.Open(ctx, store.Options{
+		URL:         "sqlite://" + filepath.Join(t.TempDir(), "db.sqlite"),
+		Synchronous: "selective",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+
+	// level runs one transaction that records a nonce and returns the
+	// synchronous level its batch commits at.
+	level := func(durable bool, nonce string) (int, error) {
+		var got int
+		fn := func(tx *store.Tx) error {
+			l, err := tx.SynchronousLevel()
+			if err != nil {
+				return err
+			}
+			got = l
+			return tx.RedeemNonce(nonce, tx.Now().Add(time.Hour))
+		}
+		if durable {
+			return got, st.Transact(ctx, fn)
+		}
+		return got, st.TransactProgress(ctx, fn)
+	}
+
+	// One at a time, each transaction is a batch of its own.
+	for i, durable := range []bool{false, false, true, false, true, true, false} {
+		got, err := level(durable, fmt.Sprintf("seq%d", i))
+		if err != nil {
+			t.Fatalf("transaction %d: %v", i, err)
+		}
+		want := 1
+		if durable {
+			want = 2
+		}
+		if got != want {
+			t.Errorf("transaction %d (durable %v): synchronous %d, want %d", i, durable, got, want)
+		}
+	}
+	synced, unsynced := st.Commits()
+	if synced != 3 || unsynced != 4 {
+		t.Errorf("after the sequence: %d synced and %d unsynced commits, want 3 and 4", synced, unsynced)
+	}
+
+	// Concurrently, batches mix; a durable transaction never lands in a
+	// batch that does not sync.
+	var wg sync.WaitGroup
+	for i := range 120 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			durable := i%3 == 0
+			got, err := level(durable, fmt.Sprintf("par%03d", i))
+			if err != nil {
+				t.Errorf("transaction %d: %v", i, err)
+				return
+			}
+			if durable && got != 2 {
+				t.Errorf("durable transaction %d committed at synchronous %d", i, got)
+			}
+		}()
+	}
+	wg.Wait()
+	var nonces int64
+	if err := st.DB().Model(&store.UsedNonce{}).Count(&nonces).Error; err != nil {
+		t.Fatal(err)
+	}
+	if nonces != 127 {
+		t.Errorf("got %d nonce rows, want 127", nonces)
+	}
+	s2, u2 := st.Commits()
+	if s2 == synced {
+		t.Errorf("no synced commit among 40 concurrent durable transactions")
+	}
+	t.Logf("120 concurrent transactions: %d synced and %d unsynced batches", s2-synced, u2-unsynced)
+}

@@ -50,9 +50,21 @@ type Options struct {
 	// BusyTimeout is how long an SQLite writer waits for the lock; zero
 	// means 10s.
 	BusyTimeout time.Duration
-	// Synchronous is SQLite's synchronous pragma: "FULL" (the default,
-	// durable against power loss) or "NORMAL" (durable against process
-	// crashes only).
+	// Synchronous says which SQLite commits wait for the disk:
+	//
+	//   - "FULL" (the default): every commit; nothing answered is lost
+	//     to a power loss.
+	//   - "SELECTIVE": commits through [Store.Transact] wait for the
+	//     disk; commits through [Store.TransactProgress] do not, and
+	//     become durable with the next commit that does (the WAL is
+	//     synced as a whole) or the next checkpoint. A power loss can
+	//     undo the latest progress steps, never a synced commit, and
+	//     never leaves a gap: the WAL is replayed up to its first
+	//     incomplete frame. Needs group commit; without it SELECTIVE
+	//     syncs every commit like FULL.
+	//   - "NORMAL": no commit waits; a power loss can undo the latest
+	//     transactions of any kind. A crash of the process alone loses
+	//     nothing in any mode.
 	Synchronous string
 	// MaxOpenConns bounds the connection pool; zero means 8 for SQLite and
 	// 20 otherwise.
@@ -60,7 +72,8 @@ type Options struct {
 	// NoGroupCommit makes every SQLite transaction commit on its own
 	// instead of in batches with concurrent ones.
 	NoGroupCommit bool
-	// Logger receives slow-query and error logs; nil discards them.
+	// Logger receives errors that no caller can be told of; nil
+	// discards them.
 	Logger *slog.Logger
 	// Now is the clock used for row timestamps; nil means time.Now.
 	Now func() time.Time
@@ -76,6 +89,10 @@ type Store struct {
 	now       func() time.Time
 	committer *committer
 	observe   func(time.Duration, error)
+	// selective is set when progress transactions commit without
+	// syncing (Synchronous "SELECTIVE" with group commit).
+	selective bool
+	log       *slog.Logger
 }
 
 // Open connects to the database named by opts.URL, applies the SQLite
@@ -110,7 +127,11 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: getting connection pool: %w", err)
 	}
 	configurePool(sqlDB, dialect, opts.MaxOpenConns)
-	s := &Store{db: db, dialect: dialect, now: now, observe: opts.Observe}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Store{db: db, dialect: dialect, now: now, observe: opts.Observe, log: log}
 	if dialect == SQLite {
 		if err := s.checkSQLite(ctx); err != nil {
 			_ = sqlDB.Close()
@@ -126,6 +147,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		if busy <= 0 {
 			busy = defaultBusyTimeout
 		}
+		s.selective = strings.EqualFold(opts.Synchronous, "SELECTIVE")
 		if s.committer, err = newCommitter(db, s, 64, busy); err != nil {
 			_ = sqlDB.Close()
 			return nil, err
@@ -176,11 +198,14 @@ func dialectorFor(opts Options) (Dialect, gorm.Dialector, error) {
 		busy = defaultBusyTimeout
 	}
 	syncMode := strings.ToUpper(opts.Synchronous)
-	if syncMode == "" {
+	switch syncMode {
+	case "", "SELECTIVE":
+		// Every connection starts durable; the writer's connection
+		// turns to NORMAL for progress batches (Open).
 		syncMode = "FULL"
-	}
-	if syncMode != "FULL" && syncMode != "NORMAL" {
-		return "", nil, fmt.Errorf("store: synchronous must be FULL or NORMAL, got %q", opts.Synchronous)
+	case "FULL", "NORMAL":
+	default:
+		return "", nil, fmt.Errorf("store: synchronous must be FULL, SELECTIVE or NORMAL, got %q", opts.Synchronous)
 	}
 	q := url.Values{}
 	q.Set("_journal_mode", "WAL")
@@ -254,18 +279,43 @@ func (s *Store) Close() error {
 // On SQLite, concurrent calls are committed in batches (each call in its own
 // savepoint) so one journal sync covers many; a call still sees only its own
 // outcome. fn must not call Transact itself.
-func (s *Store) Transact(ctx context.Context, fn func(tx *Tx) error) (err error) {
+func (s *Store) Transact(ctx context.Context, fn func(tx *Tx) error) error {
+	return s.transact(ctx, true, fn)
+}
+
+// TransactProgress runs fn like [Store.Transact], for a step of the
+// protocol that a client repeats when it is lost: a new order, a
+// challenge claimed or validated, an order moved to processing. With
+// Synchronous "SELECTIVE" its commit does not wait for the disk; it is
+// durable once a later [Store.Transact] commits, or at the next WAL
+// checkpoint. Anything a client cannot recreate by asking again (an
+// issued certificate, an account, a revocation) goes through Transact.
+func (s *Store) TransactProgress(ctx context.Context, fn func(tx *Tx) error) error {
+	return s.transact(ctx, false, fn)
+}
+
+func (s *Store) transact(ctx context.Context, durable bool, fn func(tx *Tx) error) (err error) {
 	if s.observe != nil {
 		start := time.Now()
 		defer func() { s.observe(time.Since(start), err) }()
 	}
 	if s.committer != nil {
-		return s.committer.submit(ctx, fn)
+		return s.committer.submit(ctx, durable, fn)
 	}
 	err = s.db.WithContext(ctx).Transaction(func(db *gorm.DB) error {
 		return fn(&Tx{db: db, store: s})
 	})
 	return translate(err)
+}
+
+// Commits reports how many batches the SQLite writer has committed since
+// the store opened, with a sync of the journal and without one. Both are
+// zero where there is no writer (other databases, NoGroupCommit).
+func (s *Store) Commits() (synced, unsynced int64) {
+	if s.committer == nil {
+		return 0, 0
+	}
+	return s.committer.synced.Load(), s.committer.unsynced.Load()
 }
 
 // Read returns a [Tx] that runs each query on its own, outside any

@@ -124,7 +124,7 @@ func TestOpenErrors(t *testing.T) {
 	}{
 		{"no URL", store.Options{}, "no database URL"},
 		{"bad synchronous", store.Options{URL: "sqlite://DIR/a.db", Synchronous: "OFF"},
-			"synchronous must be FULL or NORMAL"},
+			"synchronous must be FULL, SELECTIVE or NORMAL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -144,8 +144,10 @@ func TestOpenErrors(t *testing.T) {
 
 // TestSQLitePragmas checks the pragmas on several pooled connections at
 // once: they come from the DSN, so every connection must carry them.
-// SECURITY-CATALOGUE J3, J4: WAL, synchronous FULL by default, a busy timeout and
-// immediate write transactions are in force.
+// SECURITY-CATALOGUE J3, J4: WAL, synchronous FULL by default (and on
+// every pooled connection with SELECTIVE, where only the writer's
+// progress batches go without a sync: TestSelectiveSync), a busy timeout
+// and immediate write transactions are in force.
 func TestSQLitePragmas(t *testing.T) {
 	tests := []struct {
 		name        string
@@ -154,6 +156,7 @@ func TestSQLitePragmas(t *testing.T) {
 		busy        int
 	}{
 		{"defaults", store.Options{}, 2, 10000},
+		{"selective sync", store.Options{Synchronous: "SELECTIVE"}, 2, 10000},
 		{"normal sync", store.Options{Synchronous: "normal", BusyTimeout: 3 * time.Second},
 			1, 3000},
 	}

@@ -56,7 +56,7 @@ func (e *Engine) RespondChallenge(ctx context.Context, acct *Account, challengeI
 	job := e.validationJobFor(chal, authz, acct.Thumbprint, payload)
 
 	// 1. Claim the challenge: pending to processing. Only one request wins.
-	err = e.store.Transact(ctx, func(tx *store.Tx) error {
+	err = e.store.TransactProgress(ctx, func(tx *store.Tx) error {
 		if err := tx.SetChallengeStatus(chal.ID, []string{StatusPending}, StatusProcessing, nil); err != nil {
 			return err
 		}
@@ -239,7 +239,7 @@ func (e *Engine) recordValidation(job validationJob, record challenges.Record, v
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	now := e.clock.Now().UTC()
-	return e.store.Transact(ctx, func(tx *store.Tx) error {
+	return e.store.TransactProgress(ctx, func(tx *store.Tx) error {
 		if verr == nil {
 			err := tx.SetChallengeStatus(job.challengeID, []string{StatusProcessing}, StatusValid,
 				map[string]any{"validated_at": now, "record": mustJSON(record)})

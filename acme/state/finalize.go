@@ -62,7 +62,7 @@ func (e *Engine) Finalize(ctx context.Context, acct *Account, orderID string, cs
 	// 2. Move the order to processing and reserve the serial, with the
 	// intent recorded, in one transaction. The compare-and-swap on the
 	// order status is what makes a second finalize fail.
-	err = e.store.Transact(ctx, func(tx *store.Tx) error {
+	err = e.store.TransactProgress(ctx, func(tx *store.Tx) error {
 		err := tx.SetOrderStatus(orderID, []string{StatusReady}, StatusProcessing,
 			map[string]any{"csr": csrDER})
 		if errors.Is(err, store.ErrConflict) {

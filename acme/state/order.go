@@ -86,7 +86,7 @@ func (e *Engine) NewOrder(ctx context.Context, acct *Account, req NewOrderReques
 		Replaces:    req.Replaces,
 	}
 	var authzIDs []string
-	err = e.store.Transact(ctx, func(tx *store.Tx) error {
+	err = e.store.TransactProgress(ctx, func(tx *store.Tx) error {
 		authzIDs = authzIDs[:0]
 		allValid := true
 		reuse := e.reuseAllowed()

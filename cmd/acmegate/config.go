@@ -328,7 +328,7 @@ func defaultConfig() Config {
 			NonceLifetime:     Duration(time.Hour),
 			ValidationWorkers: 32,
 			ShutdownGrace:     Duration(20 * time.Second),
-			SQLiteSynchronous: "FULL",
+			SQLiteSynchronous: "SELECTIVE",
 			RecoverAfter:      Duration(time.Minute),
 			UpkeepInterval:    Duration(30 * time.Second),
 			OrdersPageSize:    100,

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -35,6 +36,25 @@ func dbMetrics(reg prometheus.Registerer) func(time.Duration, error) {
 			outcome = state.OutcomeFailure
 		}
 		h.WithLabelValues(outcome).Observe(d.Seconds())
+	}
+}
+
+// registerCommitMetrics exports the SQLite writer's batch commits by
+// whether they waited for the disk (sqlite_synchronous SELECTIVE syncs
+// only the batches that hold a durable change).
+func registerCommitMetrics(reg prometheus.Registerer, st *store.Store) {
+	for _, synced := range []bool{true, false} {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "acmegate_db_commits_total",
+			Help:        "Batches committed by the SQLite writer, by whether the commit synced the journal.",
+			ConstLabels: prometheus.Labels{"synced": strconv.FormatBool(synced)},
+		}, func() float64 {
+			s, u := st.Commits()
+			if synced {
+				return float64(s)
+			}
+			return float64(u)
+		}))
 	}
 }
 

@@ -141,6 +141,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	defer st.Close()
+	registerCommitMetrics(reg, st)
 	nonceKey, used, err := nonceRedemption(st)
 	if err != nil {
 		return err
