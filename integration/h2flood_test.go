@@ -38,10 +38,11 @@ const (
 // each cancelled at once, another an endless header block; meanwhile and
 // afterwards ordinary HTTPS clients get the directory in time and the
 // gateway process survives. How the server ends the flood connections
-// (GOAWAY or close) is not asserted.
+// (GOAWAY or close) is not asserted. HTTP/2 is off by default
+// (TestListenerProtocols); this gateway turns it on.
 func TestHTTP2RapidReset(t *testing.T) {
 	t.Parallel()
-	g := startGateway(t)
+	g := startGateway(t, withConfig("http2: true\n"))
 	pid := g.proc.cmd.Process.Pid
 
 	// Probe the directory over fresh connections, one after the other at
@@ -248,4 +249,37 @@ func h2ContinuationFlood(t *testing.T, g *gateway) (frames, sent int, err error)
 		}
 	}
 	return frames, sent, c.bw.Flush()
+}
+
+// TestListenerProtocols checks what the HTTPS listener offers in ALPN:
+// HTTP/1.1 alone by default, HTTP/2 first when `http2: true`.
+func TestListenerProtocols(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name, config, want string
+	}{
+		{"default", "", "http/1.1"},
+		{"http2 on", "http2: true\n", "h2"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var opts []gatewayOption
+			if tt.config != "" {
+				opts = append(opts, withConfig(tt.config))
+			}
+			g := startGateway(t, opts...)
+			d := &net.Dialer{Timeout: 5 * time.Second}
+			conn, err := tls.DialWithDialer(d, "tcp", g.Addr, &tls.Config{
+				RootCAs: g.RootPool, MinVersion: tls.VersionTLS12,
+				NextProtos: []string{"h2", "http/1.1"},
+			})
+			if err != nil {
+				t.Fatalf("dialing: %v", err)
+			}
+			defer conn.Close()
+			if got := conn.ConnectionState().NegotiatedProtocol; got != tt.want {
+				t.Errorf("negotiated %q, want %q", got, tt.want)
+			}
+		})
+	}
 }

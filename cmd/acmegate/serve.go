@@ -197,6 +197,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		IdleTimeout:       time.Duration(cfg.ACME.IdleTimeout),
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		Protocols:         listenerProtocols(cfg.HTTP2),
 	}
 	replica := replicaID(ln.Addr().String())
 	log.Info("acmegate started", "version", version, "directory", srv.DirectoryURL(),
@@ -278,6 +279,15 @@ func nonceRedemption(st *store.Store) ([]byte, nonce.Redeemer, error) {
 
 // shutdown stops accepting connections, lets in-flight requests,
 // validations and issuances finish within the grace period, and returns.
+// listenerProtocols is what the HTTPS listener offers in ALPN: HTTP/1.1,
+// and HTTP/2 when configured.
+func listenerProtocols(http2 bool) *http.Protocols {
+	p := new(http.Protocols)
+	p.SetHTTP1(true)
+	p.SetHTTP2(http2)
+	return p
+}
+
 func shutdown(hs *http.Server, engines []*state.Engine, grace time.Duration, log *slog.Logger) error {
 	log.Info("shutting down", "grace", grace)
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
