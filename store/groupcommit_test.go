@@ -94,6 +94,59 @@ func TestGroupCommitPanic(t *testing.T) {
 	}
 }
 
+// TestGroupCommitFirstJobFails runs transactions one at a time, so each
+// is alone in its batch: a failure after writing a row and an audit event
+// leaves neither, its caller gets its own error, and the next transaction
+// extends the audit chain as if the failed one had never run.
+func TestGroupCommitFirstJobFails(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := openSQLite(t, false)
+	errBoom := errors.New("boom")
+	write := func(nonce string, fail bool) error {
+		return st.Transact(ctx, func(tx *store.Tx) error {
+			if err := tx.RedeemNonce(nonce, tx.Now()); err != nil {
+				return err
+			}
+			if err := tx.Audit(store.Event{Type: "test.event", Subject: nonce}); err != nil {
+				return err
+			}
+			if fail {
+				return errBoom
+			}
+			return nil
+		})
+	}
+	steps := []struct {
+		nonce string
+		fail  bool
+	}{{"a", false}, {"b", true}, {"c", true}, {"d", false}, {"e", true}, {"f", false}}
+	for _, step := range steps {
+		err := write(step.nonce, step.fail)
+		if step.fail && !errors.Is(err, errBoom) {
+			t.Fatalf("failing transaction %s: got %v, want the function's own error", step.nonce, err)
+		}
+		if !step.fail && err != nil {
+			t.Fatalf("transaction %s: %v", step.nonce, err)
+		}
+	}
+	var nonces []string
+	if err := st.DB().Model(&store.UsedNonce{}).Order("value").Pluck("value", &nonces).Error; err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(nonces) != "[a d f]" {
+		t.Errorf("stored nonces %v, want [a d f]", nonces)
+	}
+	brk, n, err := st.VerifyAudit(ctx)
+	if err != nil || brk != nil || n != 3 {
+		t.Fatalf("audit: got break %+v, %d events, err %v; want intact with 3", brk, n, err)
+	}
+	// A nonce the failed transaction wrote can be used again: its row is gone.
+	if err := write("b", false); err != nil {
+		t.Fatalf("reusing the failed transaction's nonce: %v", err)
+	}
+}
+
 func benchmarkTransactParallel(b *testing.B, noGroup bool) {
 	st := openSQLite(b, noGroup)
 	var n atomic.Int64
