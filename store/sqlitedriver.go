@@ -4,8 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"errors"
 	"strings"
 	"sync"
+	"time"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
 )
@@ -37,8 +39,23 @@ type cachingDriver struct {
 	base *sqlite3.SQLiteDriver
 }
 
+// openBusyRetries and openBusyPause bound how long opening a connection
+// waits out a busy database file (about five seconds).
+const (
+	openBusyRetries = 100
+	openBusyPause   = 50 * time.Millisecond
+)
+
 func (d *cachingDriver) Open(dsn string) (driver.Conn, error) {
 	c, err := d.base.Open(dsn)
+	// Opening switches a new file to WAL, which needs the file to itself.
+	// When two processes open one new file at once, each may hold the
+	// read lock the other waits for; SQLite then answers SQLITE_BUSY at
+	// once instead of calling the busy handler, so the wait is here.
+	for i := 0; i < openBusyRetries && isBusy(err); i++ {
+		time.Sleep(openBusyPause)
+		c, err = d.base.Open(dsn)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -172,4 +189,10 @@ func (r *cachedRows) Close() error {
 	err := r.SQLiteRows.Close()
 	r.once.Do(func() { r.conn.release(r.cs) })
 	return err
+}
+
+// isBusy reports whether err is SQLite's "database is locked".
+func isBusy(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && (se.Code == sqlite3.ErrBusy || se.Code == sqlite3.ErrLocked)
 }
