@@ -40,7 +40,7 @@ func TestIssueNameConstraints(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			cert, _, err := p.issuer.Issue(IssueRequest{
-				CSR:         newCSR(t, newECKey(t)),
+				CSR:         checkedCSR(t, newECKey(t)),
 				DNSNames:    tt.dns,
 				IPAddresses: tt.ips,
 				Serial:      newSerial(t),

@@ -129,6 +129,16 @@ func newCSR(t testing.TB, key crypto.Signer, names ...string) *x509.CertificateR
 	return csr
 }
 
+// checkedCSR returns a CSR for key and names that has passed CheckCSR.
+func checkedCSR(t testing.TB, key crypto.Signer, names ...string) *CheckedCSR {
+	t.Helper()
+	checked, err := CheckCSR(newCSR(t, key, names...))
+	if err != nil {
+		t.Fatalf("CheckCSR: %v", err)
+	}
+	return checked
+}
+
 func newECKey(t testing.TB) crypto.Signer {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -190,7 +200,7 @@ func issueFor(t testing.TB, p *testPKI, names ...string) (*x509.Certificate, []b
 func issueAt(t testing.TB, p *testPKI, now time.Time, names ...string) (*x509.Certificate, []byte) {
 	t.Helper()
 	cert, der, err := p.issuer.Issue(IssueRequest{
-		CSR:      newCSR(t, newECKey(t)),
+		CSR:      checkedCSR(t, newECKey(t)),
 		DNSNames: names,
 		Serial:   newSerial(t),
 		Profile:  DefaultProfile(),

@@ -25,7 +25,7 @@ func TestIssueLeafContents(t *testing.T) {
 	p := sharedPKI
 	key := newECKey(t)
 	// The CSR asks for other names; only the requested ones may appear.
-	csr := newCSR(t, key, "evil.example.org", "www.example.com")
+	csr := checkedCSR(t, key, "evil.example.org", "www.example.com")
 	serial := newSerial(t)
 	dnsNames := []string{"www.example.com", "api.example.com"}
 	ips := []net.IP{net.ParseIP("8.8.8.8").To4(), net.ParseIP("2001:4860:4860::8888")}
@@ -106,7 +106,7 @@ func TestIssueProfileOptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	cert, der, err := p.issuer.Issue(IssueRequest{
-		CSR:      newCSR(t, rsaKey),
+		CSR:      checkedCSR(t, rsaKey),
 		DNSNames: []string{"www.example.com"},
 		Serial:   newSerial(t),
 		Profile:  profile,
@@ -161,7 +161,7 @@ func TestIssueCommonName(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			cert, _, err := sharedPKI.issuer.Issue(IssueRequest{
-				CSR:         newCSR(t, newECKey(t)),
+				CSR:         checkedCSR(t, newECKey(t)),
 				DNSNames:    tt.dns,
 				IPAddresses: tt.ips,
 				Serial:      newSerial(t),
@@ -237,7 +237,7 @@ func TestIssueValidity(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			cert, _, err := sharedPKI.issuer.Issue(IssueRequest{
-				CSR:       newCSR(t, newECKey(t)),
+				CSR:       checkedCSR(t, newECKey(t)),
 				DNSNames:  []string{"www.example.com"},
 				Serial:    newSerial(t),
 				NotBefore: tt.notBefore,
@@ -263,13 +263,7 @@ func TestIssueValidity(t *testing.T) {
 
 func TestIssueRefusals(t *testing.T) {
 	t.Parallel()
-	good := newCSR(t, newECKey(t))
-	badSig := newCSR(t, newECKey(t))
-	badSig.Signature = slices.Clone(badSig.Signature)
-	badSig.Signature[len(badSig.Signature)-3] ^= 0x55
-	otherKey := newCSR(t, newECKey(t))
-	otherKey.PublicKey = newECKey(t).Public() // signature no longer matches
-
+	good := checkedCSR(t, newECKey(t))
 	smallRSA, err := rsa.GenerateKey(rand.Reader, 1024)
 	if err != nil {
 		t.Fatal(err)
@@ -285,8 +279,7 @@ func TestIssueRefusals(t *testing.T) {
 		want   error
 	}{
 		{"no CSR", func(r *IssueRequest) { r.CSR = nil }, ErrBadCSR},
-		{"CSR bad signature", func(r *IssueRequest) { r.CSR = badSig }, ErrBadCSR},
-		{"CSR key swapped", func(r *IssueRequest) { r.CSR = otherKey }, ErrBadCSR},
+		{"unchecked CSR", func(r *IssueRequest) { r.CSR = &CheckedCSR{} }, ErrBadCSR},
 		{"RSA 1024", func(r *IssueRequest) { r.CSR = csrWithKey(t, smallRSA) }, ErrUnsupportedKey},
 		{"P-224", func(r *IssueRequest) { r.CSR = csrWithKey(t, p224) }, ErrUnsupportedKey},
 		{"no identifiers", func(r *IssueRequest) { r.DNSNames = nil }, ErrNoIdentifiers},
@@ -359,7 +352,7 @@ func TestIssueKeyTypes(t *testing.T) {
 func TestIssueLintInternalNames(t *testing.T) {
 	t.Parallel()
 	_, der, err := sharedPKI.issuer.Issue(IssueRequest{
-		CSR:      newCSR(t, newECKey(t)),
+		CSR:      checkedCSR(t, newECKey(t)),
 		DNSNames: []string{"gateway.internal", "localhost", "db.corp"},
 		IPAddresses: []net.IP{net.ParseIP("10.0.0.1"), net.ParseIP("127.0.0.1"),
 			net.ParseIP("fd00::1")},
@@ -382,9 +375,39 @@ func TestIssueLintInternalNames(t *testing.T) {
 	}
 }
 
-func csrWithKey(t testing.TB, key crypto.Signer) *x509.CertificateRequest {
+func csrWithKey(t testing.TB, key crypto.Signer) *CheckedCSR {
 	t.Helper()
-	return newCSR(t, key)
+	return checkedCSR(t, key)
+}
+
+func TestCheckCSR(t *testing.T) {
+	t.Parallel()
+	good := newCSR(t, newECKey(t), "www.example.com")
+	checked, err := CheckCSR(good)
+	if err != nil {
+		t.Fatalf("CheckCSR: %v", err)
+	}
+	if checked.Request() != good || !checked.PublicKey().(*ecdsa.PublicKey).Equal(good.PublicKey) {
+		t.Errorf("CheckCSR: the checked request is not the one given")
+	}
+
+	badSig := newCSR(t, newECKey(t))
+	badSig.Signature = slices.Clone(badSig.Signature)
+	badSig.Signature[len(badSig.Signature)-3] ^= 0x55
+	otherKey := newCSR(t, newECKey(t))
+	otherKey.PublicKey = newECKey(t).Public() // the signature no longer matches
+	for _, tt := range []struct {
+		name string
+		csr  *x509.CertificateRequest
+	}{{"no CSR", nil}, {"bad signature", badSig}, {"key swapped", otherKey}} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := CheckCSR(tt.csr)
+			if !errors.Is(err, ErrBadCSR) || got != nil {
+				t.Errorf("CheckCSR: got %v, %v; want nil, ErrBadCSR", got, err)
+			}
+		})
+	}
 }
 
 func ipStrings(ips []net.IP) []string {

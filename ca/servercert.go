@@ -38,13 +38,17 @@ func (i *Issuer) IssueServerCertificate(
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("issuing server certificate: %w", err)
 	}
+	checked, err := CheckCSR(csr)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("issuing server certificate: %w", err)
+	}
 	serial, err := NewSerial(rand)
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("issuing server certificate: %w", err)
 	}
 	dnsNames, ips := splitHosts(hosts)
 	cert, der, err := i.Issue(IssueRequest{
-		CSR:         csr,
+		CSR:         checked,
 		DNSNames:    dnsNames,
 		IPAddresses: ips,
 		Serial:      serial,

@@ -262,7 +262,14 @@ func (e *env) unrecordedCert(t *testing.T, name string, eku x509.ExtKeyUsage) *t
 	if err != nil {
 		t.Fatal(err)
 	}
-	csr, _ := x509.ParseCertificateRequest(csrDER)
+	parsed, err := x509.ParseCertificateRequest(csrDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csr, err := ca.CheckCSR(parsed)
+	if err != nil {
+		t.Fatal(err)
+	}
 	serial, err := ca.NewSerial(rand.Reader)
 	if err != nil {
 		t.Fatal(err)

@@ -77,7 +77,7 @@ func (e *Engine) Finalize(ctx context.Context, acct *Account, orderID string, cs
 		return tx.Audit(store.Event{Type: EventIssuanceRequested, Actor: acct.ID,
 			Subject: "order:" + orderID, Outcome: OutcomeSuccess,
 			Data: map[string]any{"serial": serialHex, "identifiers": order.Identifiers,
-				"profile": order.Profile, "csr_key_sha256": keyHash(csr.RawSubjectPublicKeyInfo)}})
+				"profile": order.Profile, "csr_key_sha256": keyHash(csr.Request().RawSubjectPublicKeyInfo)}})
 	})
 	if err != nil {
 		return nil, err
@@ -124,7 +124,7 @@ const signerRetryAfter = 10
 // order back to ready and returns an error wrapping [errSignerFailed], so
 // the client can finalize again once the signer is back; a store failure
 // leaves it processing for recovery and returns nil.
-func (e *Engine) issue(order *Order, csr *x509.CertificateRequest, serial *big.Int) error {
+func (e *Engine) issue(order *Order, csr *ca.CheckedCSR, serial *big.Int) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	now := e.clock.Now()
@@ -233,7 +233,7 @@ func (e *Engine) failIssuance(ctx context.Context, order *Order, serialHex strin
 
 // issueRequest builds the signer's request from the order: the names come
 // from the order's identifiers, never from the CSR.
-func issueRequest(order *Order, csr *x509.CertificateRequest, profile ca.Profile, now time.Time) ca.IssueRequest {
+func issueRequest(order *Order, csr *ca.CheckedCSR, profile ca.Profile, now time.Time) ca.IssueRequest {
 	req := ca.IssueRequest{CSR: csr, Profile: profile, Now: now}
 	for _, id := range order.Identifiers {
 		switch id.Type {
@@ -263,7 +263,7 @@ func issueRequest(order *Order, csr *x509.CertificateRequest, profile ca.Profile
 // checkCSR parses and checks a finalize CSR (RFC 8555, Section 7.4): valid
 // signature, an acceptable key that is not the account key, and names that
 // are exactly the order's identifiers.
-func (e *Engine) checkCSR(ctx context.Context, der []byte, acct *Account, order *Order) (*x509.CertificateRequest, error) {
+func (e *Engine) checkCSR(ctx context.Context, der []byte, acct *Account, order *Order) (*ca.CheckedCSR, error) {
 	csr, err := x509.ParseCertificateRequest(der)
 	if err != nil {
 		return nil, problem.New(problem.BadCSR, "the CSR cannot be parsed: %s", truncate(err.Error(), 200))
@@ -274,7 +274,8 @@ func (e *Engine) checkCSR(ctx context.Context, der []byte, acct *Account, order 
 		return nil, problem.New(problem.BadCSR, "the CSR signature algorithm %s is not accepted",
 			csr.SignatureAlgorithm)
 	}
-	if err := csr.CheckSignature(); err != nil {
+	checked, err := ca.CheckCSR(csr)
+	if err != nil {
 		return nil, problem.New(problem.BadCSR, "the CSR signature does not verify")
 	}
 	if err := checkCSRKey(csr); err != nil {
@@ -297,7 +298,7 @@ func (e *Engine) checkCSR(ctx context.Context, der []byte, acct *Account, order 
 	if err := e.checkAttestedKey(ctx, order, csr); err != nil {
 		return nil, err
 	}
-	return csr, nil
+	return checked, nil
 }
 
 // csrSignatureAlgorithms are the signature algorithms accepted on a CSR:
@@ -484,9 +485,14 @@ func (e *Engine) recoverOrder(ctx context.Context, row *store.Order) {
 		return
 	}
 	order.Status = StatusProcessing
-	csr, err := x509.ParseCertificateRequest(row.CSR)
+	parsed, err := x509.ParseCertificateRequest(row.CSR)
 	if err != nil {
 		e.failIssuance(ctx, order, "", fmt.Errorf("stored CSR unreadable: %w", err))
+		return
+	}
+	csr, err := ca.CheckCSR(parsed)
+	if err != nil {
+		e.failIssuance(ctx, order, "", fmt.Errorf("stored CSR: %w", err))
 		return
 	}
 	serial, err := ca.NewTimedSerial(e.rand, e.clock.Now())

@@ -205,7 +205,11 @@ func newIssueRequest(t *testing.T) ca.IssueRequest {
 	if err != nil {
 		t.Fatal(err)
 	}
-	csr, err := x509.ParseCertificateRequest(csrDER)
+	parsed, err := x509.ParseCertificateRequest(csrDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csr, err := ca.CheckCSR(parsed)
 	if err != nil {
 		t.Fatal(err)
 	}
