@@ -83,6 +83,7 @@ type policyFixture struct {
 	engine *Engine
 	store  *store.Store
 	clock  *testClock
+	policy *policy.Engine
 }
 
 func newPolicyFixture(t *testing.T) *policyFixture {
@@ -107,7 +108,7 @@ func newPolicyFixture(t *testing.T) *policyFixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = e.Close(context.Background()) })
-	return &policyFixture{engine: e, store: st, clock: clock}
+	return &policyFixture{engine: e, store: st, clock: clock, policy: pol}
 }
 
 // account creates an account; eabKeyID is recorded on it directly, as
@@ -215,6 +216,100 @@ func TestNewOrderUnderPolicy(t *testing.T) {
 	_, err = f.engine.NewOrder(ctx, acct, NewOrderRequest{Identifiers: dnsIDs("db.corp.example")})
 	if !errors.As(err, &pe) || pe.Type != problem.RateLimited || pe.RetryAfter != 50*60 {
 		t.Fatalf("third order: got %v (%+v), want rateLimited with Retry-After 3000", err, pe)
+	}
+}
+
+// TestReuseFollowsPolicyChallengeTypes checks that a rule narrowed to
+// fewer challenge types is not met by reusing an authorization proved, or
+// still provable, with a type it no longer allows.
+func TestReuseFollowsPolicyChallengeTypes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newPolicyFixture(t)
+	install := func(text string, version int) {
+		t.Helper()
+		doc, err := policy.Parse([]byte(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.policy.Install(doc, version); err != nil {
+			t.Fatal(err)
+		}
+	}
+	order := func(acct *Account, name string) *Authorization {
+		t.Helper()
+		o, err := f.engine.NewOrder(ctx, acct, NewOrderRequest{Identifiers: dnsIDs(name)})
+		if err != nil {
+			t.Fatalf("NewOrder(%s): %v", name, err)
+		}
+		authz, err := f.engine.Authorization(ctx, acct, o.AuthzIDs[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return authz
+	}
+	validate := func(authz *Authorization, typ string) {
+		t.Helper()
+		db := f.store.DB()
+		if err := db.Model(&store.Challenge{}).Where("authz_id = ? AND type = ?", authz.ID, typ).
+			Update("status", StatusValid).Error; err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Model(&store.Authorization{}).Where("id = ?", authz.ID).
+			Update("status", StatusValid).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	types := func(authz *Authorization) []string {
+		var out []string
+		for _, c := range authz.Challenges {
+			out = append(out, c.Type)
+		}
+		return out
+	}
+
+	install(`
+rules:
+  - name: open
+    owner: pki-team
+    match: {default: true}
+    allow_names: [corp.example]
+`, 4)
+	acct := f.account(t, "")
+	pending := order(acct, "pending.corp.example")
+	byHTTP := order(acct, "http.corp.example")
+	validate(byHTTP, challenges.TypeHTTP01)
+	if got := types(pending); len(got) < 2 {
+		t.Fatalf("challenges under the open rule: got %v, want http-01 and dns-01", got)
+	}
+
+	install(`
+rules:
+  - name: narrowed
+    owner: pki-team
+    match: {default: true}
+    allow_names: [corp.example]
+    challenge_types: [dns-01]
+`, 5)
+	for _, tt := range []struct {
+		name string
+		old  *Authorization
+	}{{"pending with http-01 offered", pending}, {"validated by http-01", byHTTP}} {
+		got := order(acct, tt.old.Identifier.Value)
+		if got.ID == tt.old.ID {
+			t.Errorf("%s: the authorization was reused under a dns-01-only rule", tt.name)
+		}
+		if ts := types(got); len(ts) != 1 || ts[0] != challenges.TypeDNS01 {
+			t.Errorf("%s: new authorization offers %v, want dns-01 only", tt.name, ts)
+		}
+	}
+
+	// One validated by an allowed type is reused.
+	byDNS := order(acct, "dns.corp.example")
+	validate(byDNS, challenges.TypeDNS01)
+	f.clock.Add(time.Minute)
+	if again := order(acct, "dns.corp.example"); again.ID != byDNS.ID {
+		t.Errorf("an authorization validated by dns-01 was not reused under a dns-01 rule")
 	}
 }
 

@@ -126,6 +126,29 @@ func (e *Engine) NewOrder(ctx context.Context, acct *Account, req NewOrderReques
 	return e.Order(ctx, acct, orderID)
 }
 
+// reusableUnder reports whether authorization a may serve an order that
+// the policy decision dec governs: when dec limits the challenge types,
+// the challenge that validated a (a valid authorization), or every
+// challenge a offers (a pending one), must be of an allowed type.
+func reusableUnder(tx *store.Tx, a *store.Authorization, dec *policy.Decision) (bool, error) {
+	if dec == nil || dec.ChallengeTypes == nil {
+		return true, nil
+	}
+	chals, err := tx.Challenges(a.ID)
+	if err != nil {
+		return false, err
+	}
+	for _, c := range chals {
+		if a.Status == StatusValid && c.Status != StatusValid {
+			continue
+		}
+		if !dec.AllowsChallenge(c.Type) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
 func checkValidity(notBefore, notAfter *time.Time, maxLifetime time.Duration, now time.Time) error {
 	if notBefore != nil && notBefore.After(now.Add(7*24*time.Hour)) {
 		return problem.New(problem.Malformed, "notBefore may be at most 7 days in the future")
@@ -155,10 +178,10 @@ func checkValidity(notBefore, notAfter *time.Time, maxLifetime time.Duration, no
 // active ownership grants covers the identifier; otherwise it reuses a
 // recent authorization of the account for the identifier when reuse is
 // on, and otherwise creates a pending one with its challenges, of the
-// types the policy decision dec allows (all when dec is nil).
-//
-// TODO: a reused authorization may have been validated with a challenge
-// type the governing policy rule no longer allows; reuse should skip it.
+// types the policy decision dec allows (all when dec is nil). An
+// authorization is reused only if dec allows the challenge that validated
+// it, or, while it is pending, every challenge it offers: a rule narrowed
+// since must not be met by a proof it no longer accepts.
 func (e *Engine) authzForOrder(tx *store.Tx, acct *Account, id Identifier, profile string,
 	now time.Time, reuse bool, dec *policy.Decision, grants []store.OwnershipGrant,
 ) (*store.Authorization, error) {
@@ -174,10 +197,16 @@ func (e *Engine) authzForOrder(tx *store.Tx, acct *Account, id Identifier, profi
 		// finalize within the order's lifetime still finds them valid.
 		minExpiry := now.Add(time.Hour)
 		a, err := tx.ReusableAuthorization(acct.ID, id.Type, value, wildcard, profile, minExpiry, true)
-		if err == nil {
-			return a, nil
-		}
-		if !errors.Is(err, store.ErrNotFound) {
+		switch {
+		case err == nil:
+			ok, err := reusableUnder(tx, a, dec)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				return a, nil
+			}
+		case !errors.Is(err, store.ErrNotFound):
 			return nil, err
 		}
 	}
