@@ -13,13 +13,15 @@ type PurgeCounts struct {
 	Authorizations int64 `json:"authorizations"`
 	Challenges     int64 `json:"challenges"`
 	Certificates   int64 `json:"certificates"`
+	ExpiryNotices  int64 `json:"expiry_notices"`
 }
 
 // PurgeExpired deletes what no longer matters: orders that never led to a
 // certificate (pending, ready or invalid) and expired before
 // orderCutoff; authorizations (with their challenges) that expired before
 // orderCutoff and no remaining order uses; and, when certCutoff is not
-// zero, certificates that expired before certCutoff. Valid orders stay as
+// zero, certificates that expired before certCutoff, with their
+// [ExpiryNotice] records. Valid orders stay as
 // long as their certificate does, and audit events are never deleted.
 //
 // Authorizations are examined without reading them all: one becomes
@@ -101,6 +103,11 @@ func (tx *Tx) PurgeExpired(orderCutoff, certCutoff time.Time) (PurgeCounts, erro
 			return n, fmt.Errorf("store: purging certificates: %w", res.Error)
 		}
 		n.Certificates = res.RowsAffected
+		res = tx.db.Where("not_after < ?", certCutoff).Delete(&ExpiryNotice{})
+		if res.Error != nil {
+			return n, fmt.Errorf("store: purging expiry notices: %w", res.Error)
+		}
+		n.ExpiryNotices = res.RowsAffected
 	}
 	return n, nil
 }

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -55,6 +56,10 @@ func TestPurgeExpired(t *testing.T) {
 					if err := tx.CreateCertificate(&c); err != nil {
 						return err
 					}
+					// Both were reported as expiring without renewal.
+					if err := tx.RecordExpiryNotice(c.Serial, c.NotAfter); err != nil {
+						return err
+					}
 				}
 				return nil
 			})
@@ -70,7 +75,8 @@ func TestPurgeExpired(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := store.PurgeCounts{Orders: 1, Authorizations: 1, Challenges: 1, Certificates: 1}
+			want := store.PurgeCounts{Orders: 1, Authorizations: 1, Challenges: 1, Certificates: 1,
+				ExpiryNotices: 1}
 			if got != want {
 				t.Fatalf("got %+v, want %+v", got, want)
 			}
@@ -85,6 +91,13 @@ func TestPurgeExpired(t *testing.T) {
 			}
 			if _, err := r.Certificate("kept"); err != nil {
 				t.Errorf("recent certificate was purged: %v", err)
+			}
+			err = st.Transact(ctx, func(tx *store.Tx) error {
+				return tx.RecordExpiryNotice("kept", now.Add(-time.Hour))
+			})
+			if !errors.Is(err, store.ErrConflict) {
+				t.Errorf("a second notice for the kept certificate: got %v, want ErrConflict "+
+					"(its first notice must survive the purge)", err)
 			}
 
 			// An authorization that outlives its purged order goes once it

@@ -54,10 +54,8 @@ func (tx *Tx) LatestAuditSeq() (int64, error) {
 }
 
 // ExpiryNotice records that a certificate was reported as expiring without
-// renewal, so that the report is made once per certificate.
-//
-// TODO: notices are never deleted; retention should purge them together
-// with the certificates they name.
+// renewal, so that the report is made once per certificate. Retention
+// purges it with the certificate ([Tx.PurgeExpired]).
 type ExpiryNotice struct {
 	Serial    string    `gorm:"primaryKey;size:64"`
 	NotAfter  time.Time `gorm:"index"`

@@ -45,7 +45,7 @@ func purgeOnce(ctx context.Context, st *store.Store, cfg Config, log *slog.Logge
 			return err
 		}
 		log.Info("purged expired rows", "orders", n.Orders, "authorizations", n.Authorizations,
-			"certificates", n.Certificates)
+			"certificates", n.Certificates, "expiry_notices", n.ExpiryNotices)
 		return tx.Audit(store.Event{Type: state.EventRetentionPurged, Actor: "system",
 			Subject: "retention", Outcome: state.OutcomeSuccess, Data: n})
 	})
