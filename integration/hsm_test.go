@@ -84,7 +84,8 @@ func newSoftHSM(t *testing.T) hsm {
 // TestHSMIssuanceAndRotation runs the CA ceremony with the intermediate key
 // generated in a SoftHSM2 token, serves with ca.pkcs11 and obtains a
 // certificate with lego; then rotates to a second intermediate whose key
-// is in the same token, and checks both chains.
+// is in the same token, and checks both chains. Before each ceremony, an
+// attempt that fails after generating its key must leave the label free.
 func TestHSMIssuanceAndRotation(t *testing.T) {
 	token := newSoftHSM(t)
 	dir := t.TempDir()
@@ -94,6 +95,22 @@ func TestHSMIssuanceAndRotation(t *testing.T) {
 	writeFile(t, rootPassFile, "root passphrase for the HSM test\n")
 
 	// 1. The ceremony: root key in a file, intermediate key in the token.
+	// A first attempt into a data folder that already holds a root
+	// certificate fails after the key was generated, and deletes it.
+	occupied := filepath.Join(dir, "occupied")
+	if err := os.Mkdir(occupied, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(occupied, "root.pem"), "not ours\n")
+	failed, err := exec.CommandContext(t.Context(), gatewayBinary, "init",
+		"--root-dir", filepath.Join(dir, "unused-root"), "--data", occupied,
+		"--root-passphrase-file", rootPassFile,
+		"--hsm-module", token.module, "--hsm-token", hsmTokenLabel,
+		"--hsm-pin-file", token.pinFile, "--hsm-key-label", "intermediate-a").CombinedOutput()
+	if err == nil {
+		t.Fatalf("init into an occupied data folder succeeded:\n%s", failed)
+	}
+	t.Logf("init into an occupied data folder, as expected:\n%s", failed)
 	out := runGateway(t, "init", "--root-dir", rootDir, "--data", dataDir,
 		"--root-passphrase-file", rootPassFile,
 		"--hsm-module", token.module, "--hsm-token", hsmTokenLabel,
@@ -118,7 +135,22 @@ func TestHSMIssuanceAndRotation(t *testing.T) {
 	wantNoKeyFile(t, dataDir)
 
 	// 3. Rotation: a second intermediate with its key in the same token.
+	// A first attempt with the wrong root passphrase fails and takes its
+	// new key out of the token again, so the label can be used after it.
 	certB := filepath.Join(dir, "intermediate-b.pem")
+	wrongPassFile := filepath.Join(dir, "wrong.pass")
+	writeFile(t, wrongPassFile, "not the root passphrase\n")
+	failed, err = exec.CommandContext(t.Context(), gatewayBinary, "init", "intermediate",
+		"--root-dir", rootDir, "--root-passphrase-file", wrongPassFile, "--out-cert", certB,
+		"--hsm-module", token.module, "--hsm-token", hsmTokenLabel,
+		"--hsm-pin-file", token.pinFile, "--hsm-key-label", "intermediate-b").CombinedOutput()
+	if err == nil {
+		t.Fatalf("init intermediate with a wrong root passphrase succeeded:\n%s", failed)
+	}
+	if _, statErr := os.Stat(certB); !errors.Is(statErr, os.ErrNotExist) {
+		t.Fatalf("a failed ceremony left %s (stat: %v)", certB, statErr)
+	}
+	t.Logf("init intermediate with a wrong root passphrase, as expected:\n%s", failed)
 	out = runGateway(t, "init", "intermediate", "--root-dir", rootDir,
 		"--root-passphrase-file", rootPassFile, "--out-cert", certB,
 		"--common-name", "acmegate Intermediate CA B",

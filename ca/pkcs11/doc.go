@@ -23,11 +23,9 @@
 // runs the ceremony with that signer as the intermediate key: the root is
 // still a file key for the offline directory, the intermediate
 // certificate certifies the token's public key, and no intermediate key
-// file is written.
-//
-// TODO: ca.RunCeremony always generates the intermediate key itself and
-// writes it to a file; it needs to accept a key generated with
-// [Token.GenerateKey] before `acmegate init --hsm-*` can work.
+// file is written. If the ceremony fails after the key was generated, the
+// command deletes the key again ([Signer.Delete]); `acmegate init
+// intermediate --hsm-*` does the same for a rotation.
 //
 // acmegate serve with the same section in its configuration opens the
 // token once at start-up, calls [Token.LoadIssuer], and closes the token

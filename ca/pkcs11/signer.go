@@ -55,6 +55,21 @@ func (s *Signer) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]
 	return sig, nil
 }
 
+// Delete removes the key pair from the token. It is for undoing a key
+// that was generated for a ceremony that then failed; a key that signed
+// anything must stay, so that what it signed can be accounted for.
+func (s *Signer) Delete() error {
+	s.token.mu.RLock()
+	defer s.token.mu.RUnlock()
+	if s.token.closed {
+		return fmt.Errorf("deleting key %q: %w", s.label, ErrClosed)
+	}
+	if err := s.key.Delete(); err != nil {
+		return fmt.Errorf("deleting key %q: %w", s.label, err)
+	}
+	return nil
+}
+
 // Label returns the key's CKA_LABEL.
 func (s *Signer) Label() string {
 	return s.label

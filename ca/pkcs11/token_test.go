@@ -294,6 +294,31 @@ func TestKeyPersistsAcrossOpen(t *testing.T) {
 	checkSignatures(t, found, crypto.SHA384)
 }
 
+// TestDeleteKey checks that a deleted key pair is gone from the token, so
+// that its label can be used again.
+func TestDeleteKey(t *testing.T) {
+	cfg := newSoftHSM(t)
+	tok := openToken(t, cfg)
+	first := generateKey(t, tok, cfg.KeyLabel, ca.ECDSAP256)
+	if err := first.Delete(); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	if _, err := tok.Signer(cfg.KeyLabel); !errors.Is(err, ErrKeyNotFound) {
+		t.Fatalf("Signer after Delete: got %v, want ErrKeyNotFound", err)
+	}
+	second := generateKey(t, tok, cfg.KeyLabel, ca.ECDSAP256)
+	if first.Public().(publicKeyEqual).Equal(second.Public()) {
+		t.Error("the label's new key is the deleted one")
+	}
+	found, err := tok.Signer(cfg.KeyLabel)
+	if err != nil {
+		t.Fatalf("Signer for the new key: %v", err)
+	}
+	if !second.Public().(publicKeyEqual).Equal(found.Public()) {
+		t.Error("the label names another key than the new one")
+	}
+}
+
 func TestClose(t *testing.T) {
 	cfg := newSoftHSM(t)
 	tok, err := Open(cfg)
@@ -313,6 +338,7 @@ func TestClose(t *testing.T) {
 		{"Signer", func() error { _, err := tok.Signer(cfg.KeyLabel); return err }},
 		{"GenerateKey", func() error { _, err := tok.GenerateKey("x", ca.ECDSAP256); return err }},
 		{"Sign", func() error { _, err := s.Sign(rand.Reader, digest, crypto.SHA256); return err }},
+		{"Delete", s.Delete},
 	}
 	for _, c := range calls {
 		t.Run(c.name, func(t *testing.T) {

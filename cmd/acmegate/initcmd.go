@@ -77,7 +77,7 @@ passphrases read from files or prompted for. serve never opens the root key.`,
 				Now:               time.Now(), Rand: rand.Reader,
 			})
 			if err != nil {
-				return err
+				return undoTokenKey(err, interSigner)
 			}
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "root certificate:         %s\n", res.RootCertPath)
