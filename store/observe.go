@@ -2,6 +2,8 @@ package store
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -37,19 +39,43 @@ func (tx *Tx) CountCertificates(now time.Time, expiringWithin time.Duration) (Ce
 // CertificatesReplacing returns the account's certificates whose replaces
 // field (an RFC 9773 certificate ID) names the certificate with the hex
 // serial, oldest first. Renewals through ARI stay within one account.
+//
+// A certificate ID may spell a serial in more than one way (leading zero
+// octets), so the IDs are compared decoded: the account's IDs are read
+// alone, and only the matching certificates whole.
 func (tx *Tx) CertificatesReplacing(accountID, serial string) ([]Certificate, error) {
-	var rows []Certificate
-	err := tx.db.Where("account_id = ? AND replaces <> ?", accountID, "").
-		Order("created_at, serial").Find(&rows).Error
-	if err != nil {
-		return nil, fmt.Errorf("store: loading renewals of %s: %w", serial, translate(err))
+	var ids []struct {
+		Serial   string
+		Replaces string
 	}
-	var out []Certificate
-	for _, c := range rows {
-		if replacedSerial(c.Replaces) == serial {
-			out = append(out, c)
+	err := tx.db.Model(&Certificate{}).Select("serial, replaces").
+		Where("account_id = ? AND replaces <> ?", accountID, "").Find(&ids).Error
+	if err != nil {
+		return nil, fmt.Errorf("store: finding renewals of %s: %w", serial, translate(err))
+	}
+	var serials []string
+	for _, id := range ids {
+		if replacedSerial(id.Replaces) == serial {
+			serials = append(serials, id.Serial)
 		}
 	}
+	if len(serials) == 0 {
+		return nil, nil
+	}
+	var out []Certificate
+	for chunk := range slices.Chunk(serials, purgeChunk) {
+		var rows []Certificate
+		if err := tx.db.Where("serial IN ?", chunk).Find(&rows).Error; err != nil {
+			return nil, fmt.Errorf("store: loading renewals of %s: %w", serial, translate(err))
+		}
+		out = append(out, rows...)
+	}
+	slices.SortFunc(out, func(a, b Certificate) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Serial, b.Serial)
+	})
 	return out, nil
 }
 
