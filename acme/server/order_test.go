@@ -597,4 +597,42 @@ func TestReplacesOnce(t *testing.T) {
 	if doc := r.Problem(t); doc.Type != urn("alreadyReplaced") {
 		t.Fatalf("got problem %s, want %s", doc.Type, urn("alreadyReplaced"))
 	}
+
+	// The same serial spelled with a leading zero octet names the same
+	// certificate, already replaced.
+	aki, serial, _ := strings.Cut(certID, ".")
+	value, err := base64.RawURLEncoding.DecodeString(serial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	padded := aki + "." + base64.RawURLEncoding.EncodeToString(append([]byte{0}, value...))
+	body["replaces"] = padded
+	r = c.PostJSON(t, gw.URLFor("new-order"), body).Want(t, http.StatusConflict)
+	if doc := r.Problem(t); doc.Type != urn("alreadyReplaced") {
+		t.Fatalf("replaces %s: got problem %s, want %s", padded, doc.Type, urn("alreadyReplaced"))
+	}
+}
+
+// TestReplacesCanonical checks that an order keeps the certificate ID of
+// its replaces field in the spelling of RFC 9773, whatever leading zero
+// octets the client put in the serial.
+func TestReplacesCanonical(t *testing.T) {
+	t.Parallel()
+	gw := acmetest.New(t, acmetest.Options{})
+	c := gw.NewClient(t, jose.ES256)
+	c.Register(t)
+	old := c.Issue(t, "canon.corp.internal")
+	certID := state.CertificateID(old.Cert)
+	aki, serial, _ := strings.Cut(certID, ".")
+	value, err := base64.RawURLEncoding.DecodeString(serial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	padded := aki + "." + base64.RawURLEncoding.EncodeToString(append([]byte{0, 0}, value...))
+	r := c.PostJSON(t, gw.URLFor("new-order"), map[string]any{
+		"identifiers": acmetest.DNS("canon.corp.internal"), "replaces": padded,
+	}).Want(t, http.StatusCreated)
+	if o := c.FetchOrder(t, r.Location()); o.Replaces != certID {
+		t.Errorf("got replaces %q on the order, want %q", o.Replaces, certID)
+	}
 }

@@ -168,11 +168,15 @@ func (e *Engine) mayRevoke(ctx context.Context, req RevokeRequest, cert *x509.Ce
 // CertificateID returns the RFC 9773 (Section 4.1) identifier of a
 // certificate: the base64url authority key identifier and serial number.
 func CertificateID(cert *x509.Certificate) string {
-	serialDER, _ := asn1.Marshal(cert.SerialNumber)
+	return certificateID(cert.AuthorityKeyId, cert.SerialNumber)
+}
+
+func certificateID(aki []byte, serial *big.Int) string {
+	serialDER, _ := asn1.Marshal(serial)
 	// Strip the INTEGER tag and length: the identifier holds the value
 	// octets only.
 	_, value := splitTLV(serialDER)
-	return base64.RawURLEncoding.EncodeToString(cert.AuthorityKeyId) + "." +
+	return base64.RawURLEncoding.EncodeToString(aki) + "." +
 		base64.RawURLEncoding.EncodeToString(value)
 }
 
@@ -184,20 +188,29 @@ func splitTLV(der []byte) ([]byte, []byte) {
 	return raw.FullBytes[:len(raw.FullBytes)-len(raw.Bytes)], raw.Bytes
 }
 
-// parseCertificateID splits an ARI identifier into the issuer key ID and
-// the hex serial.
-func parseCertificateID(id string) (string, string, error) {
+// parsedCertificateID is an ARI identifier read: the issuer key ID and
+// the serial in hex, and the identifier as [CertificateID] spells it.
+type parsedCertificateID struct {
+	akiHex, serial, canonical string
+}
+
+// parseCertificateID reads an ARI identifier. Its serial may carry leading
+// zero octets that DER would not; the canonical spelling drops them.
+func parseCertificateID(id string) (parsedCertificateID, error) {
 	aki, serial, ok := strings.Cut(id, ".")
 	if !ok {
-		return "", "", problem.New(problem.Malformed, "the certificate ID must be AKI.serial (RFC 9773)")
+		return parsedCertificateID{}, problem.New(problem.Malformed,
+			"the certificate ID must be AKI.serial (RFC 9773)")
 	}
 	akiBytes, err1 := base64.RawURLEncoding.DecodeString(aki)
 	serialBytes, err2 := base64.RawURLEncoding.DecodeString(serial)
 	if err1 != nil || err2 != nil || len(akiBytes) == 0 || len(serialBytes) == 0 {
-		return "", "", problem.New(problem.Malformed, "the certificate ID is not valid base64url")
+		return parsedCertificateID{}, problem.New(problem.Malformed,
+			"the certificate ID is not valid base64url")
 	}
 	n := new(big.Int).SetBytes(serialBytes)
-	return hex.EncodeToString(akiBytes), serialString(n.Bytes()), nil
+	return parsedCertificateID{akiHex: hex.EncodeToString(akiBytes),
+		serial: serialString(n.Bytes()), canonical: certificateID(akiBytes, n)}, nil
 }
 
 // RenewalInfo returns the suggested renewal window of a certificate
@@ -208,12 +221,12 @@ func parseCertificateID(id string) (string, string, error) {
 // that opens now (see [Issuers]); any configured issuer's certificates are
 // found by their authority key identifier and serial.
 func (e *Engine) RenewalInfo(ctx context.Context, certID string) (*RenewalInfo, error) {
-	akiHex, serial, err := parseCertificateID(certID)
+	id, err := parseCertificateID(certID)
 	if err != nil {
 		return nil, err
 	}
-	row, err := e.store.Read(ctx).Certificate(serial)
-	if err != nil || row.IssuerKeyID != akiHex {
+	row, err := e.store.Read(ctx).Certificate(id.serial)
+	if err != nil || row.IssuerKeyID != id.akiHex {
 		return nil, problem.New(problem.NotFound, "no certificate with that ID was issued here")
 	}
 	lifetime := row.NotAfter.Sub(row.NotBefore)
@@ -255,24 +268,26 @@ func rotatedWindow(info *RenewalInfo, now time.Time, lifetime time.Duration) {
 
 // checkReplaces validates the replaces field of newOrder (RFC 9773,
 // Section 5): it must name a certificate of this account, not already
-// replaced by a finalized order.
-func (e *Engine) checkReplaces(ctx context.Context, acct *Account, certID string) error {
-	akiHex, serial, err := parseCertificateID(certID)
+// replaced by a finalized order. It returns the identifier in its
+// canonical spelling, which orders keep, so that a second spelling of
+// one serial cannot replace it twice.
+func (e *Engine) checkReplaces(ctx context.Context, acct *Account, certID string) (string, error) {
+	id, err := parseCertificateID(certID)
 	if err != nil {
-		return err
+		return "", err
 	}
 	r := e.store.Read(ctx)
-	row, err := r.Certificate(serial)
-	if err != nil || row.IssuerKeyID != akiHex || row.AccountID != acct.ID {
-		return problem.New(problem.Malformed, "replaces names no certificate of this account")
+	row, err := r.Certificate(id.serial)
+	if err != nil || row.IssuerKeyID != id.akiHex || row.AccountID != acct.ID {
+		return "", problem.New(problem.Malformed, "replaces names no certificate of this account")
 	}
-	n, err := r.CountReplacingOrders(certID, []string{StatusProcessing, StatusValid})
+	n, err := r.CountReplacingOrders(id.canonical, []string{StatusProcessing, StatusValid})
 	if err != nil {
-		return err
+		return "", err
 	}
 	if n > 0 {
-		return problem.New(problem.AlreadyReplaced,
+		return "", problem.New(problem.AlreadyReplaced,
 			"another order already replaced this certificate; order again without replaces")
 	}
-	return nil
+	return id.canonical, nil
 }

@@ -56,7 +56,7 @@ func (e *Engine) NewOrder(ctx context.Context, acct *Account, req NewOrderReques
 		return nil, err
 	}
 	if req.Replaces != "" {
-		if err := e.checkReplaces(ctx, acct, req.Replaces); err != nil {
+		if req.Replaces, err = e.checkReplaces(ctx, acct, req.Replaces); err != nil {
 			return nil, err
 		}
 	}
