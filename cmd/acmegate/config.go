@@ -46,6 +46,11 @@ type Config struct {
 	// HTTPListen, when set, is a plain-HTTP listen address serving the CRL
 	// at /acme/crl and the health endpoints.
 	HTTPListen string `yaml:"http_listen"`
+	// HTTPMetrics serves the Prometheus metrics at /metrics on the
+	// http_listen address too, to whoever reaches it. Off by default: that
+	// address serves CRLs to every relying party, and the admin API serves
+	// the metrics to operators.
+	HTTPMetrics bool `yaml:"http_metrics"`
 	// Pprof serves Go's profiling endpoints under /debug/pprof/ on the
 	// http_listen address. Off by default: profiles reveal internals.
 	Pprof bool `yaml:"pprof"`
@@ -398,6 +403,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ExternalURL != "" && !strings.HasPrefix(c.ExternalURL, "https://") {
 		return fmt.Errorf("config: external_url %q must start with https://", c.ExternalURL)
+	}
+	if c.HTTPListen == "" && (c.HTTPMetrics || c.Pprof) {
+		return errors.New("config: http_metrics and pprof serve on http_listen, which is not set")
 	}
 	if c.CA.PKCS11.Module != "" {
 		if err := c.CA.PKCS11.Validate(); err != nil {

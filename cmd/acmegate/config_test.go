@@ -67,6 +67,8 @@ func TestConfigRefusals(t *testing.T) {
 		{"bad duration", "acme:\n  order_lifetime: forever\n", "duration"},
 		{"bad listen", "listen: nowhere\n", "listen"},
 		{"http external url", "external_url: http://x\n", "external_url"},
+		{"metrics without http_listen", "http_metrics: true\n", "http_listen"},
+		{"pprof without http_listen", "pprof: true\n", "http_listen"},
 		{"missing default profile", "profiles:\n  only:\n    lifetime: 1h\n", "default_profile"},
 		{"bad eku", "profiles:\n  default:\n    ext_key_usage: [codeSigning]\n", "ext_key_usage"},
 		{"bad network", "challenges:\n  deny_networks: [10.0.0.0/33]\n", "CIDR"},

@@ -304,10 +304,8 @@ func shutdown(hs *http.Server, engines []*state.Engine, grace time.Duration, log
 	return nil
 }
 
-// plainListener serves the CRL, Prometheus metrics and the health
-// endpoints over plain HTTP.
-// TODO: move /metrics to an authenticated admin listener; on this one it is
-// readable by anyone who can reach the address.
+// plainListener serves the CRL and the health endpoints over plain HTTP,
+// and the Prometheus metrics and profiles when the configuration asks.
 func plainListener(cfg Config, srv *server.Server, ready http.HandlerFunc, reg *prometheus.Registry,
 	tmpl *http.Server,
 	errc chan<- error) (*http.Server, error) {
@@ -323,7 +321,9 @@ func plainListener(cfg Config, srv *server.Server, ready http.HandlerFunc, reg *
 	}
 	mux.Handle(server.Prefix+"/crl", srv.CRLHandler())
 	mux.Handle(server.Prefix+"/crl/", srv.CRLHandler())
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	if cfg.HTTPMetrics {
+		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	}
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	mux.HandleFunc("/readyz", ready)
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: tmpl.ReadHeaderTimeout,
