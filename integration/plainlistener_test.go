@@ -32,16 +32,7 @@ func TestPlainListener(t *testing.T) {
 			client := &http.Client{Timeout: 10 * time.Second}
 			get := func(path string) (int, []byte) {
 				t.Helper()
-				resp, err := client.Get("http://" + addr + path)
-				if err != nil {
-					t.Fatalf("GET %s: %v", path, err)
-				}
-				defer resp.Body.Close()
-				body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-				if err != nil {
-					t.Fatalf("reading %s: %v", path, err)
-				}
-				return resp.StatusCode, body
+				return getBody(t, client, "http://"+addr+path)
 			}
 
 			inter, err := readCertificate(filepath.Join(g.DataDir, "intermediate.pem"))
@@ -73,4 +64,19 @@ func TestPlainListener(t *testing.T) {
 			}
 		})
 	}
+}
+
+// getBody GETs url and returns the status and up to 4 MiB of the body.
+func getBody(t *testing.T, client *http.Client, url string) (int, []byte) {
+	t.Helper()
+	resp, err := client.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		t.Fatalf("reading %s: %v", url, err)
+	}
+	return resp.StatusCode, body
 }

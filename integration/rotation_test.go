@@ -3,7 +3,6 @@ package integration
 import (
 	"crypto/x509"
 	"encoding/hex"
-	"io"
 	"math/big"
 	"net/http"
 	"os"
@@ -166,17 +165,9 @@ func wantRenewNow(t *testing.T, client *lego.Client, leaf *x509.Certificate, now
 // checks that issuer signed it.
 func fetchCRL(t *testing.T, g *gateway, path string, issuer *x509.Certificate) *x509.RevocationList {
 	t.Helper()
-	resp, err := g.HTTPClient().Get("https://" + g.Addr + path)
-	if err != nil {
-		t.Fatalf("GET %s: %v", path, err)
-	}
-	defer resp.Body.Close()
-	der, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		t.Fatalf("reading %s: %v", path, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: got status %d, want 200: %s", path, resp.StatusCode, der)
+	status, der := getBody(t, g.HTTPClient(), "https://"+g.Addr+path)
+	if status != http.StatusOK {
+		t.Fatalf("GET %s: got status %d, want 200: %s", path, status, der)
 	}
 	crl, err := x509.ParseRevocationList(der)
 	if err != nil {

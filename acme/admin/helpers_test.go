@@ -25,6 +25,7 @@ import (
 	"github.com/acmegate/acmegate/acme/admin"
 	"github.com/acmegate/acmegate/acme/state"
 	"github.com/acmegate/acmegate/ca"
+	"github.com/acmegate/acmegate/ca/catest"
 	"github.com/acmegate/acmegate/store"
 )
 
@@ -254,18 +255,7 @@ func foreignCert(t *testing.T, name string, now time.Time) *tls.Certificate {
 func (e *env) unrecordedCert(t *testing.T, name string, eku x509.ExtKeyUsage) *tls.Certificate {
 	t.Helper()
 	issuer := e.gw.Issuer.CA()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	csrDER, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	parsed, err := x509.ParseCertificateRequest(csrDER)
-	if err != nil {
-		t.Fatal(err)
-	}
+	parsed, key := catest.NewCSR(t)
 	csr, err := ca.CheckCSR(parsed)
 	if err != nil {
 		t.Fatal(err)

@@ -196,19 +196,7 @@ func writeCertFile(t *testing.T, path string, cert *x509.Certificate) {
 // key at testNow.
 func newIssueRequest(t *testing.T) ca.IssueRequest {
 	t.Helper()
-	leafKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	csrDER, err := x509.CreateCertificateRequest(rand.Reader,
-		&x509.CertificateRequest{DNSNames: []string{testLeafName}}, leafKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	parsed, err := x509.ParseCertificateRequest(csrDER)
-	if err != nil {
-		t.Fatal(err)
-	}
+	parsed, _ := catest.NewCSR(t, testLeafName)
 	csr, err := ca.CheckCSR(parsed)
 	if err != nil {
 		t.Fatal(err)
