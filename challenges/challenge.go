@@ -72,6 +72,13 @@ type Request struct {
 	// (RFC 8555, Section 7.1.3). Validators whose proof differs for
 	// wildcards (dns-persist-01) read it; the others ignore it.
 	Wildcard bool
+	// RetiredThumbprints are the base64url RFC 7638 thumbprints of the
+	// keys the account used before its current one, most recently retired
+	// first. dns-persist-01 accepts records made with them
+	// (draft-ietf-acme-dns-persist-02, Section 4.2); the other
+	// validators ignore them, as a key authorization must use the
+	// current key.
+	RetiredThumbprints []string
 }
 
 // Check reports whether the request is complete and well formed: a supported

@@ -2,6 +2,8 @@ package store
 
 import (
 	"fmt"
+
+	"gorm.io/gorm/clause"
 )
 
 // CreateAccount inserts a. A key already bound to an account yields
@@ -48,4 +50,30 @@ func (tx *Tx) UpdateAccount(a *Account) error {
 		return fmt.Errorf("store: updating account %s: %w", a.ID, translate(err))
 	}
 	return nil
+}
+
+// RetireAccountKey records that the account stopped using the key with
+// the thumbprint, now. A key retired before keeps its record, with the new
+// time.
+func (tx *Tx) RetireAccountKey(accountID, thumbprint string) error {
+	err := tx.db.Clauses(clause.OnConflict{
+		Columns:   []clause.Column{{Name: "account_id"}, {Name: "thumbprint"}},
+		DoUpdates: clause.AssignmentColumns([]string{"retired_at"}),
+	}).Create(&RetiredAccountKey{AccountID: accountID, Thumbprint: thumbprint, RetiredAt: tx.Now()}).Error
+	if err != nil {
+		return fmt.Errorf("store: recording the retired key of account %s: %w", accountID, translate(err))
+	}
+	return nil
+}
+
+// RetiredAccountKeys returns the thumbprints of the keys the account used
+// before its current one, the most recently retired first.
+func (tx *Tx) RetiredAccountKeys(accountID string) ([]string, error) {
+	var thumbprints []string
+	err := tx.db.Model(&RetiredAccountKey{}).Where("account_id = ?", accountID).
+		Order("retired_at DESC, thumbprint").Pluck("thumbprint", &thumbprints).Error
+	if err != nil {
+		return nil, fmt.Errorf("store: listing the retired keys of account %s: %w", accountID, err)
+	}
+	return thumbprints, nil
 }

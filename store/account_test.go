@@ -2,7 +2,9 @@ package store_test
 
 import (
 	"context"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/acmegate/acmegate/store"
 )
@@ -73,6 +75,33 @@ func TestAccounts(t *testing.T) {
 		if got.Status != "deactivated" || got.KeyThumbprint != "thumb-rolled" ||
 			got.Contacts != "[]" || !got.TermsAgreed {
 			t.Errorf("Account after update: got %+v, want the updated fields", got)
+		}
+	})
+}
+
+// TestRetiredAccountKeys checks the key history of an account: most
+// recently retired first, a key retired twice listed once at its later
+// time, other accounts apart.
+func TestRetiredAccountKeys(t *testing.T) {
+	eachDialect(t, func(t *testing.T, s *store.Store, clock *fakeClock) {
+		for _, k := range []struct{ account, thumbprint string }{
+			{"A", "k1"}, {"A", "k2"}, {"B", "k9"}, {"A", "k1"}, {"A", "k3"},
+		} {
+			transact(t, s, func(tx *store.Tx) error {
+				return tx.RetireAccountKey(k.account, k.thumbprint)
+			})
+			clock.Add(time.Minute)
+		}
+		got, err := s.Read(context.Background()).RetiredAccountKeys("A")
+		if err != nil {
+			t.Fatalf("RetiredAccountKeys: %v", err)
+		}
+		if want := []string{"k3", "k1", "k2"}; !slices.Equal(got, want) {
+			t.Errorf("RetiredAccountKeys(A): got %v, want %v", got, want)
+		}
+		none, err := s.Read(context.Background()).RetiredAccountKeys("C")
+		if err != nil || len(none) != 0 {
+			t.Errorf("RetiredAccountKeys(C): got %v, %v; want none", none, err)
 		}
 	})
 }

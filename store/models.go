@@ -195,6 +195,16 @@ type AuditHead struct {
 	Hash string `gorm:"size:64"`
 }
 
+// RetiredAccountKey records a key an account used before a key change
+// (RFC 8555, Section 7.3.5), by its RFC 7638 thumbprint. A dns-persist-01
+// record made with it still names the account
+// (draft-ietf-acme-dns-persist-02, Section 4.2).
+type RetiredAccountKey struct {
+	AccountID  string    `gorm:"primaryKey;size:40"`
+	Thumbprint string    `gorm:"primaryKey;size:64"`
+	RetiredAt  time.Time `gorm:"not null"`
+}
+
 func allModels() []any {
 	return []any{
 		&Account{}, &Order{}, &OrderAuthorization{}, &Authorization{},
@@ -202,5 +212,6 @@ func allModels() []any {
 		&Setting{}, &EABKey{}, &AuditEvent{}, &AuditHead{}, &BlockedKey{}, &UsedToken{}, &PolicyVersion{},
 		&Lease{},
 		&AdminToken{}, &ExpiryNotice{}, &OwnershipGrant{}, &NameSetMember{},
+		&RetiredAccountKey{},
 	}
 }

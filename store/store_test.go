@@ -17,6 +17,7 @@ var allModels = []any{
 	&store.Account{}, &store.Order{}, &store.OrderAuthorization{}, &store.Authorization{},
 	&store.Challenge{}, &store.SerialReservation{}, &store.Certificate{}, &store.UsedNonce{},
 	&store.Setting{}, &store.EABKey{}, &store.AuditEvent{}, &store.AuditHead{},
+	&store.RetiredAccountKey{},
 }
 
 func TestOpenCreatesSchema(t *testing.T) {

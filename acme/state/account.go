@@ -301,6 +301,11 @@ func (e *Engine) ChangeKey(ctx context.Context, acct *Account, newKey *jose.JSON
 		if err != nil {
 			return err
 		}
+		// dns-persist-01 records made with the old key keep naming the
+		// account (draft-ietf-acme-dns-persist-02, Section 4.2).
+		if err := tx.RetireAccountKey(row.ID, row.KeyThumbprint); err != nil {
+			return err
+		}
 		row.KeyJWK = string(keyJSON)
 		row.KeyThumbprint = thumb
 		if err := tx.UpdateAccount(row); err != nil {

@@ -232,6 +232,13 @@ func (e *Engine) validate(ctx context.Context, job validationJob) (record challe
 			err = fmt.Errorf("state: %s validator panicked: %v", job.typ, r)
 		}
 	}()
+	if job.typ == dnspersist.Type {
+		retired, err := e.store.Read(ctx).RetiredAccountKeys(job.accountID)
+		if err != nil {
+			return challenges.Record{}, err
+		}
+		job.req.RetiredThumbprints = retired
+	}
 	return e.validators[job.typ].Validate(ctx, job.req)
 }
 

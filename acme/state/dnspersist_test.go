@@ -3,6 +3,7 @@ package state_test
 import (
 	"crypto"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -189,5 +190,45 @@ func TestDNSPersistValidation(t *testing.T) {
 	if o.Status != "invalid" || ch.Error == nil || ch.Error.Type != "urn:ietf:params:acme:error:unauthorized" {
 		t.Errorf("after persistUntil: got order %s and challenge error %+v, want invalid and unauthorized",
 			o.Status, ch.Error)
+	}
+}
+
+// TestDNSPersistAfterKeyChange checks that a standing record made with the
+// account's key before a key change still validates, as the draft asks
+// (draft-ietf-acme-dns-persist-02, Section 4.2), and that a record made
+// with a key the account never had does not.
+func TestDNSPersistAfterKeyChange(t *testing.T) {
+	t.Parallel()
+	e := newPersistEnv(t)
+	e.dns.SetTXT("_validation-persist.k.corp.internal", e.record(t, e.c, "k.corp.internal", ""))
+	never := e.gw.ClientFor(acmetest.NewKey(t, jose.ES256), jose.ES256)
+	never.KID = e.c.KID
+	e.dns.SetTXT("_validation-persist.n.corp.internal", e.record(t, never, "n.corp.internal", ""))
+
+	// Roll the account over to a new key (RFC 8555, Section 7.3.5).
+	newKey := acmetest.NewKey(t, jose.ES256)
+	rolled := e.gw.ClientFor(newKey, jose.ES256)
+	header, err := json.Marshal(map[string]any{"alg": "ES256", "jwk": rolled.JWKJSON(t),
+		"url": e.gw.URLFor("key-change")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, err := json.Marshal(map[string]any{"account": e.c.KID, "oldKey": e.c.JWKJSON(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.c.Post(t, e.gw.URLFor("key-change"), acmetest.SignRaw(t, newKey, "ES256", header, payload)).
+		Want(t, http.StatusOK)
+	rolled.KID = e.c.KID
+
+	for _, tt := range []struct {
+		name, want string
+	}{{"k.corp.internal", "valid"}, {"n.corp.internal", "invalid"}} {
+		_, o := rolled.NewOrder(t, tt.name)
+		ch := acmetest.ChallengeOf(t, rolled.FetchAuthz(t, o.Authorizations[0]), dnspersist.Type)
+		rolled.Respond(t, ch.URL).Want(t, http.StatusOK)
+		if got := rolled.FetchAuthz(t, o.Authorizations[0]).Status; got != tt.want {
+			t.Errorf("%s: got authorization %s, want %s", tt.name, got, tt.want)
+		}
 	}
 }

@@ -86,10 +86,24 @@ func New(res *resolver.Resolver, opts Options) (*Validator, error) {
 	return v, nil
 }
 
-// account is the requester a record must name.
+// account is the requester a record must name: its URL, and the
+// thumbprint of its key or, for a record made before a key change, of a
+// key it retired.
 type account struct {
-	url        string
-	thumbprint string
+	url         string
+	thumbprints []string
+}
+
+// named reports whether uri, found in a record at domain, is the hashed
+// account URI of a for that domain or for any domain, with one of its keys.
+func (a account) named(prefix, domain, uri string) bool {
+	for _, thumbprint := range a.thumbprints {
+		if uri == HashedAccountURI(prefix, domain, thumbprint, a.url) ||
+			uri == HashedAccountURI(prefix, AnyDomain, thumbprint, a.url) {
+			return true
+		}
+	}
+	return false
 }
 
 // place is a domain whose validation record may authorize the name.
@@ -143,7 +157,8 @@ func (v *Validator) validate(
 	defer cancel()
 
 	// Check prefixed the key authorization with the token and a dot.
-	acct := account{url: req.AccountURI, thumbprint: req.KeyAuthorization[len(req.Token)+1:]}
+	acct := account{url: req.AccountURI, thumbprints: append(
+		[]string{req.KeyAuthorization[len(req.Token)+1:]}, req.RetiredThumbprints...)}
 	name := req.Identifier.Value
 	if req.Wildcard {
 		name = "*." + name
@@ -285,16 +300,11 @@ func (v *Validator) judge(
 
 	// draft-ietf-acme-dns-persist-02, Section 4.2: the hashed URI is
 	// recomputed for the record's own domain and for the any-domain form,
-	// and compared octet for octet.
-	//
-	// TODO: records computed with a key the account used before a key
-	// change are refused; the draft asks a CA to keep the thumbprint of
-	// every key an account used and to try them all, newest first
-	// (draft-ietf-acme-dns-persist-02, Section 4.2).
-	if uri != HashedAccountURI(v.opts.AccountHashPrefix, p.domain, acct.thumbprint, acct.url) &&
-		uri != HashedAccountURI(v.opts.AccountHashPrefix, AnyDomain, acct.thumbprint, acct.url) {
+	// with the account's current key and then with each key it used
+	// before, newest first, and compared octet for octet.
+	if !acct.named(v.opts.AccountHashPrefix, p.domain, uri) {
 		return time.Time{}, fail(challenges.KindUnauthorized,
-			"names another account, or this account with another key")
+			"names another account, or this account with a key it never used")
 	}
 	// draft-ietf-acme-dns-persist-02, Section 4.1: after persistUntil the
 	// record no longer validates.

@@ -113,7 +113,31 @@ func TestValidate(t *testing.T) {
 					dnspersist.HashedAccountURI(prefix, "a.test", otherThumb, accountURL))
 			},
 			wantKind:   challenges.KindUnauthorized,
-			wantDetail: "names another account, or this account with another key",
+			wantDetail: "names another account, or this account with a key it never used",
+		},
+		{
+			name: "made with a key the account retired",
+			setup: func(s *challtest.DNSServer) {
+				s.SetTXT(txtName, issuer+"; accounturi="+
+					dnspersist.HashedAccountURI(prefix, "a.test", otherThumb, accountURL))
+			},
+			req: func() challenges.Request {
+				r := request("a.test", false)
+				r.RetiredThumbprints = []string{"x" + thumbprint[1:], otherThumb}
+				return r
+			}(),
+		},
+		{
+			name: "any-domain record made with a retired key",
+			setup: func(s *challtest.DNSServer) {
+				s.SetTXT(txtName, issuer+"; accounturi="+
+					dnspersist.HashedAccountURI(prefix, dnspersist.AnyDomain, otherThumb, accountURL))
+			},
+			req: func() challenges.Request {
+				r := request("a.test", false)
+				r.RetiredThumbprints = []string{otherThumb}
+				return r
+			}(),
 		},
 		{
 			name: "hashed for another domain",

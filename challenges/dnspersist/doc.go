@@ -43,15 +43,15 @@
 //
 // These belong in the project's divergences list:
 //
-//   - Only the account's current key is tried. The draft asks a CA to keep
-//     the thumbprints of every key an account has used and to accept
-//     records computed with them (Section 4.2); acmegate does not yet keep
-//     them, so a record made before a key change must be published again.
+//   - Keys: the account's current key is tried first, then each key it
+//     retired by a key change, most recently retired first
+//     ([challenges.Request.RetiredThumbprints], kept by the store), so a
+//     standing record outlives key rotation (Section 4.2).
 //   - Records are read through the configured resolvers without DNSSEC
 //     validation (Section 7.8.1 asks for a validating resolver).
 //   - Failed validations are not rate-limited per domain and account
-//     (Section 9.3.1); with only the current key tried, one validation
-//     costs a few hashes.
+//     (Section 9.3.1); one validation costs two hashes per key the
+//     account has used.
 //   - Subdomains: with Options.Subdomains, a record with policy=wildcard at
 //     one of the nearest [MaxAncestors] ancestors of the name (of two or
 //     more labels) also authorizes it (Sections 5 and 6). Off, only the
