@@ -69,12 +69,10 @@ func (tx *Tx) Grants() ([]OwnershipGrant, error) {
 // ActiveGrants returns the grants in force at now for the account or, when
 // eabKeyID is not empty, for the EAB key it was bound with.
 //
-// On PostgreSQL the rows are read FOR SHARE, so that a concurrent
-// [Tx.RevokeGrant] waits for this transaction and then sees the
-// authorizations it made.
-//
-// TODO: on MySQL the rows are read without a lock, so an authorization
-// made from a grant while it is being revoked can escape the revocation.
+// On PostgreSQL and MySQL the rows are read with a shared lock, so that a
+// concurrent [Tx.RevokeGrant] waits for this transaction, and
+// [Tx.GrantedAuthorizations] then sees the authorizations it made. SQLite
+// runs one write transaction at a time.
 func (tx *Tx) ActiveGrants(accountID, eabKeyID string, now time.Time) ([]OwnershipGrant, error) {
 	q := tx.db.Where("revoked_at IS NULL AND expires > ?", now)
 	if eabKeyID != "" {
@@ -82,7 +80,7 @@ func (tx *Tx) ActiveGrants(accountID, eabKeyID string, now time.Time) ([]Ownersh
 	} else {
 		q = q.Where("account_id = ?", accountID)
 	}
-	if tx.store.dialect == Postgres {
+	if tx.store.dialect != SQLite {
 		q = q.Clauses(clause.Locking{Strength: "SHARE"})
 	}
 	var rows []OwnershipGrant
@@ -107,11 +105,17 @@ func (tx *Tx) RevokeGrant(id string, at time.Time) error {
 }
 
 // GrantedAuthorizations returns the authorizations made from a grant that
-// are in one of the statuses.
+// are in one of the statuses. On MySQL the rows are read with a lock,
+// which reads the latest committed rows: its repeatable reads would
+// otherwise miss the authorizations of a transaction that
+// [Tx.RevokeGrant] waited for.
 func (tx *Tx) GrantedAuthorizations(grantID string, statuses []string) ([]Authorization, error) {
+	q := tx.db.Where("grant_id = ? AND status IN ?", grantID, statuses)
+	if tx.store.dialect == MySQL {
+		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
 	var rows []Authorization
-	err := tx.db.Where("grant_id = ? AND status IN ?", grantID, statuses).Order("id").
-		Find(&rows).Error
+	err := q.Order("id").Find(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("store: listing authorizations of grant %s: %w", grantID, err)
 	}

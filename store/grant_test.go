@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -96,6 +97,54 @@ func TestGrantedAuthorizations(t *testing.T) {
 		rows, err := s.Read(context.Background()).GrantedAuthorizations("grant_1", []string{"valid"})
 		if err != nil || len(rows) != 1 || rows[0].ID != "az-1" || rows[0].Method != "grant" {
 			t.Errorf("got %+v, %v; want only az-1 made by the grant", rows, err)
+		}
+	})
+}
+
+// TestRevokeGrantWaitsForOrders checks that a revocation sees the
+// authorization an order is making from the grant at that moment: the
+// order read the grant first, so the revocation waits for it to commit and
+// then finds its authorization (on SQLite the single writer orders them).
+func TestRevokeGrantWaitsForOrders(t *testing.T) {
+	eachDialect(t, func(t *testing.T, s *store.Store, _ *fakeClock) {
+		ctx := context.Background()
+		transact(t, s, func(tx *store.Tx) error {
+			return tx.CreateGrant(&store.OwnershipGrant{ID: "grant_1", AccountID: "acct-1",
+				Pattern: "*.corp.internal", Reason: "test", Owner: "team",
+				Expires: epoch.Add(time.Hour)})
+		})
+		read := make(chan struct{})
+		ordered := make(chan error, 1)
+		go func() {
+			ordered <- s.Transact(ctx, func(tx *store.Tx) error {
+				grants, err := tx.ActiveGrants("acct-1", "", epoch)
+				if err != nil || len(grants) != 1 {
+					return fmt.Errorf("ActiveGrants: got %d grants, %v; want 1", len(grants), err)
+				}
+				close(read)
+				// The revocation starts now, and must wait for this commit.
+				time.Sleep(200 * time.Millisecond)
+				return tx.CreateAuthorization(&store.Authorization{ID: "az-granted",
+					AccountID: "acct-1", IdentifierType: "dns", IdentifierValue: "a.corp.internal",
+					Status: "valid", Method: "grant", GrantID: "grant_1",
+					Expires: epoch.Add(time.Hour)}, nil)
+			})
+		}()
+		<-read
+		var seen []store.Authorization
+		transact(t, s, func(tx *store.Tx) error {
+			if err := tx.RevokeGrant("grant_1", epoch); err != nil {
+				return err
+			}
+			var err error
+			seen, err = tx.GrantedAuthorizations("grant_1", []string{"valid", "pending"})
+			return err
+		})
+		if err := <-ordered; err != nil {
+			t.Fatalf("the order's transaction: %v", err)
+		}
+		if len(seen) != 1 || seen[0].ID != "az-granted" {
+			t.Errorf("the revocation saw %v, want the order's authorization az-granted", seen)
 		}
 	})
 }
