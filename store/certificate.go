@@ -18,6 +18,7 @@ func (tx *Tx) ReserveSerial(serial, orderID string) error {
 // CreateCertificate stores an issued certificate, with its name set.
 func (tx *Tx) CreateCertificate(c *Certificate) error {
 	c.NamesHash = NameSetHash(c.Names)
+	c.ARIID = CertificateID(c.IssuerKeyID, c.Serial)
 	if err := tx.db.Create(c).Error; err != nil {
 		return fmt.Errorf("store: storing certificate %s: %w", c.Serial, translate(err))
 	}

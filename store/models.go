@@ -127,6 +127,10 @@ type Certificate struct {
 	RevokedAt        *time.Time
 	RevocationReason int
 	Replaces         string `gorm:"size:200"`
+	// ARIID is the certificate's own RFC 9773 identifier
+	// ([CertificateID]), which a renewal's replaces field names; empty
+	// for certificates stored before it was kept.
+	ARIID string `gorm:"column:ari_id;size:200"`
 	// RenewalDue, when set, moves the renewal window to start at this time
 	// (RFC 9773, Section 4.2, operator-driven early renewal).
 	RenewalDue *time.Time

@@ -188,6 +188,25 @@ func (s *Store) BuildReport(ctx context.Context, from, to, now time.Time) (*Repo
 	return out, nil
 }
 
+// CertificateID returns the RFC 9773 (Section 4.1) identifier of the
+// certificate with the hex authority key identifier and hex serial:
+// base64url of the key identifier, a dot, and base64url of the serial's
+// DER value octets (with the leading zero octet DER asks for when the
+// high bit is set). It returns "" when either is empty or not hex.
+func CertificateID(akiHex, serialHex string) string {
+	aki, err1 := hex.DecodeString(akiHex)
+	serial, err2 := hex.DecodeString(serialHex)
+	if err1 != nil || err2 != nil || len(aki) == 0 || len(serial) == 0 {
+		return ""
+	}
+	value := new(big.Int).SetBytes(serial).Bytes()
+	if len(value) == 0 || value[0]&0x80 != 0 {
+		value = append([]byte{0}, value...)
+	}
+	return base64.RawURLEncoding.EncodeToString(aki) + "." +
+		base64.RawURLEncoding.EncodeToString(value)
+}
+
 // replacedSerial extracts the hex serial from an ARI certificate ID
 // (RFC 9773, Section 4.1), or "" when it cannot be read.
 func replacedSerial(certID string) string {

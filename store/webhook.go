@@ -63,16 +63,16 @@ type ExpiryNotice struct {
 }
 
 // ExpiringWithoutRenewal returns up to limit valid certificates whose
-// notAfter lies in (now, before], of which no later certificate was issued
-// to the same account for the same names and that have no
-// [ExpiryNotice] yet, soonest to expire first. The DER is not loaded.
-//
-// TODO: a renewal for a different set of names that names the
-// certificate in its ARI replaces field does not count as a successor
-// here; only the (account, names) lineage does, as in [Store.BuildReport].
+// notAfter lies in (now, before], that have no [ExpiryNotice] yet and no
+// successor, soonest to expire first. A successor is a later certificate
+// of the same account for the same names, or an order, valid or being
+// issued, whose ARI replaces field names the certificate (RFC 9773,
+// Section 5), whatever its names. The DER is not loaded.
 func (tx *Tx) ExpiringWithoutRenewal(now, before time.Time, limit int) ([]Certificate, error) {
 	later := tx.db.Table("certificates AS n").Select("1").
 		Where("n.account_id = c.account_id AND n.names = c.names AND n.created_at > c.created_at")
+	replacing := tx.db.Table("orders AS o").Select("1").
+		Where("o.replaces = c.ari_id AND o.status IN ?", []string{"valid", "processing"})
 	noticed := tx.db.Table("expiry_notices AS e").Select("1").Where("e.serial = c.serial")
 	var rows []Certificate
 	// Only certificates expiring soon can match: read them by expiry.
@@ -81,6 +81,7 @@ func (tx *Tx) ExpiringWithoutRenewal(now, before time.Time, limit int) ([]Certif
 			"c.key_hash, c.not_before, c.not_after, c.status, c.replaces, c.created_at").
 		Where("c.status = ? AND c.not_after > ? AND c.not_after <= ?", "valid", now, before).
 		Where("NOT EXISTS (?)", later).
+		Where("c.ari_id = ? OR c.ari_id IS NULL OR NOT EXISTS (?)", "", replacing).
 		Where("NOT EXISTS (?)", noticed).
 		Order("c.not_after").Limit(limit).Find(&rows).Error
 	if err != nil {

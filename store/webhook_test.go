@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -71,6 +72,63 @@ func TestExpiringWithoutRenewal(t *testing.T) {
 			t.Errorf("after the notice: got %d certificates, %v; want none", len(got), err)
 		}
 	})
+}
+
+// TestExpiringReplacedByARI checks that a renewal through ARI counts as a
+// successor though it names other names: an order, valid or being issued,
+// whose replaces field is the certificate's ID.
+func TestExpiringReplacedByARI(t *testing.T) {
+	eachDialect(t, func(t *testing.T, s *store.Store, clock *fakeClock) {
+		now := clock.Now()
+		for _, serial := range []string{"0a01", "0a02", "0a03"} {
+			transact(t, s, func(tx *store.Tx) error {
+				return tx.CreateCertificate(&store.Certificate{Serial: serial, AccountID: "a",
+					IssuerKeyID: "69885b6b87464041e1b37b847ba0ae2cde01c8d4", DER: []byte{0x30},
+					Names: "old-" + serial + ".test", NotBefore: now,
+					NotAfter: now.Add(24 * time.Hour), Status: "valid"})
+			})
+		}
+		// 0a01 is replaced by a valid order, 0a02 by one being issued, and
+		// 0a03 only by a pending one, which is no renewal yet.
+		for i, o := range []struct{ serial, status string }{
+			{"0a01", "valid"}, {"0a02", "processing"}, {"0a03", "pending"},
+		} {
+			c, err := s.Read(context.Background()).Certificate(o.serial)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.ARIID == "" {
+				t.Fatalf("certificate %s: no ARI ID stored", o.serial)
+			}
+			transact(t, s, func(tx *store.Tx) error {
+				return tx.CreateOrder(&store.Order{ID: fmt.Sprintf("o%d", i), AccountID: "a",
+					Status: o.status, Expires: now.Add(time.Hour),
+					Identifiers: `[{"type":"dns","value":"new.test"}]`, Replaces: c.ARIID}, nil)
+			})
+		}
+		at := now.Add(22 * time.Hour)
+		got, err := s.Read(context.Background()).ExpiringWithoutRenewal(at, at.Add(4*time.Hour), 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || got[0].Serial != "0a03" {
+			t.Errorf("got %v, want only 0a03", got)
+		}
+	})
+}
+
+// TestCertificateID checks the identifier against the example of RFC 9773,
+// Section 4.1, whose serial needs a leading zero octet in DER.
+func TestCertificateID(t *testing.T) {
+	got := store.CertificateID("69885b6b87464041e1b37b847ba0ae2cde01c8d4", "87654321")
+	if want := "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE"; got != want {
+		t.Errorf("CertificateID: got %q, want %q", got, want)
+	}
+	for _, bad := range [][2]string{{"", "01"}, {"0102", ""}, {"zz", "01"}, {"0102", "x1"}} {
+		if got := store.CertificateID(bad[0], bad[1]); got != "" {
+			t.Errorf("CertificateID(%q, %q): got %q, want none", bad[0], bad[1], got)
+		}
+	}
 }
 
 func TestAdminTokens(t *testing.T) {

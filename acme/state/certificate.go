@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
-	"encoding/asn1"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -168,24 +167,8 @@ func (e *Engine) mayRevoke(ctx context.Context, req RevokeRequest, cert *x509.Ce
 // CertificateID returns the RFC 9773 (Section 4.1) identifier of a
 // certificate: the base64url authority key identifier and serial number.
 func CertificateID(cert *x509.Certificate) string {
-	return certificateID(cert.AuthorityKeyId, cert.SerialNumber)
-}
-
-func certificateID(aki []byte, serial *big.Int) string {
-	serialDER, _ := asn1.Marshal(serial)
-	// Strip the INTEGER tag and length: the identifier holds the value
-	// octets only.
-	_, value := splitTLV(serialDER)
-	return base64.RawURLEncoding.EncodeToString(aki) + "." +
-		base64.RawURLEncoding.EncodeToString(value)
-}
-
-func splitTLV(der []byte) ([]byte, []byte) {
-	var raw asn1.RawValue
-	if _, err := asn1.Unmarshal(der, &raw); err != nil {
-		return nil, nil
-	}
-	return raw.FullBytes[:len(raw.FullBytes)-len(raw.Bytes)], raw.Bytes
+	return store.CertificateID(hex.EncodeToString(cert.AuthorityKeyId),
+		hex.EncodeToString(cert.SerialNumber.Bytes()))
 }
 
 // parsedCertificateID is an ARI identifier read: the issuer key ID and
@@ -209,8 +192,9 @@ func parseCertificateID(id string) (parsedCertificateID, error) {
 			"the certificate ID is not valid base64url")
 	}
 	n := new(big.Int).SetBytes(serialBytes)
-	return parsedCertificateID{akiHex: hex.EncodeToString(akiBytes),
-		serial: serialString(n.Bytes()), canonical: certificateID(akiBytes, n)}, nil
+	akiHex, serialHex := hex.EncodeToString(akiBytes), serialString(n.Bytes())
+	return parsedCertificateID{akiHex: akiHex, serial: serialHex,
+		canonical: store.CertificateID(akiHex, serialHex)}, nil
 }
 
 // RenewalInfo returns the suggested renewal window of a certificate

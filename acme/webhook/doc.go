@@ -14,8 +14,9 @@
 //	                      operator or the key-compromise sweep
 //	challenge.invalid     a validation failed
 //	certificate.expiring  a valid certificate expires within the configured
-//	                      window and no later certificate was issued to the
-//	                      same account for the same names
+//	                      window, no later certificate was issued to the
+//	                      same account for the same names, and no order
+//	                      renewing it through ARI is valid or being issued
 //
 // The last is found by a periodic scan, which records an [store.ExpiryNotice]
 // and a certificate.expiring audit event per certificate in one

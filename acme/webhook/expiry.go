@@ -16,9 +16,9 @@ import (
 const scanPages = 10
 
 // scanExpiring reports each valid certificate that expires within the
-// window after now with no later certificate of the same account and
-// names: an [store.ExpiryNotice] and a certificate.expiring audit event in
-// one transaction, once per certificate. It returns how many it reported.
+// window after now without a successor ([store.Tx.ExpiringWithoutRenewal]):
+// an [store.ExpiryNotice] and a certificate.expiring audit event in one
+// transaction, once per certificate. It returns how many it reported.
 func (d *Dispatcher) scanExpiring(ctx context.Context, now time.Time) (int, error) {
 	const pageSize = 500
 	reported := 0
