@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -72,9 +71,6 @@ type Options struct {
 	// NoGroupCommit makes every SQLite transaction commit on its own
 	// instead of in batches with concurrent ones.
 	NoGroupCommit bool
-	// Logger receives errors that no caller can be told of; nil
-	// discards them.
-	Logger *slog.Logger
 	// Now is the clock used for row timestamps; nil means time.Now.
 	Now func() time.Time
 	// Observe, when set, is called after every [Store.Transact] with its
@@ -92,7 +88,6 @@ type Store struct {
 	// selective is set when progress transactions commit without
 	// syncing (Synchronous "SELECTIVE" with group commit).
 	selective bool
-	log       *slog.Logger
 }
 
 // Open connects to the database named by opts.URL, applies the SQLite
@@ -127,11 +122,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: getting connection pool: %w", err)
 	}
 	configurePool(sqlDB, dialect, opts.MaxOpenConns)
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	s := &Store{db: db, dialect: dialect, now: now, observe: opts.Observe, log: log}
+	s := &Store{db: db, dialect: dialect, now: now, observe: opts.Observe}
 	if dialect == SQLite {
 		if err := s.checkSQLite(ctx); err != nil {
 			_ = sqlDB.Close()

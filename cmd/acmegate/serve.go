@@ -135,7 +135,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	st, err := store.Open(ctx, store.Options{URL: cfg.dbURL(), Logger: log,
+	st, err := store.Open(ctx, store.Options{URL: cfg.dbURL(),
 		Synchronous: cfg.ACME.SQLiteSynchronous, Observe: dbMetrics(reg)})
 	if err != nil {
 		return err
