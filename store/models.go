@@ -129,7 +129,9 @@ type Certificate struct {
 	Replaces         string `gorm:"size:200"`
 	// ARIID is the certificate's own RFC 9773 identifier
 	// ([CertificateID]), which a renewal's replaces field names; empty
-	// for certificates stored before it was kept.
+	// for certificates stored before it was kept. It follows from
+	// IssuerKeyID and Serial, but SQL cannot spell it, and the expiry
+	// scan joins orders on it.
 	ARIID string `gorm:"column:ari_id;size:200"`
 	// RenewalDue, when set, moves the renewal window to start at this time
 	// (RFC 9773, Section 4.2, operator-driven early renewal).

@@ -63,7 +63,7 @@ func (tx *Tx) CertificatesReplacing(accountID, serial string) ([]Certificate, er
 		return nil, nil
 	}
 	var out []Certificate
-	for chunk := range slices.Chunk(serials, purgeChunk) {
+	for chunk := range slices.Chunk(serials, inListChunk) {
 		var rows []Certificate
 		if err := tx.db.Where("serial IN ?", chunk).Find(&rows).Error; err != nil {
 			return nil, fmt.Errorf("store: loading renewals of %s: %w", serial, translate(err))

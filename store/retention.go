@@ -67,7 +67,7 @@ func (tx *Tx) PurgeExpired(orderCutoff, certCutoff time.Time) (PurgeCounts, erro
 	}
 	candidates := append(orphaned, expired...)
 	for len(candidates) > 0 {
-		chunk := candidates[:min(len(candidates), purgeChunk)]
+		chunk := candidates[:min(len(candidates), inListChunk)]
 		candidates = candidates[len(chunk):]
 		unused := tx.db.Model(&Authorization{}).Select("id").
 			Where("id IN ? AND expires < ?", chunk, orderCutoff).
@@ -116,6 +116,6 @@ func (tx *Tx) PurgeExpired(orderCutoff, certCutoff time.Time) (PurgeCounts, erro
 // purge.
 const purgeMarkSetting = "retention_authz_cutoff"
 
-// purgeChunk bounds the IDs of one IN list, far under every database's
+// inListChunk bounds the values of one IN list, far under every database's
 // limit on bound parameters.
-const purgeChunk = 500
+const inListChunk = 500

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
-	"errors"
 	"strings"
 	"sync"
 	"time"
@@ -189,10 +188,4 @@ func (r *cachedRows) Close() error {
 	err := r.SQLiteRows.Close()
 	r.once.Do(func() { r.conn.release(r.cs) })
 	return err
-}
-
-// isBusy reports whether err is SQLite's "database is locked".
-func isBusy(err error) bool {
-	var se sqlite3.Error
-	return errors.As(err, &se) && (se.Code == sqlite3.ErrBusy || se.Code == sqlite3.ErrLocked)
 }

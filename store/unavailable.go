@@ -29,11 +29,7 @@ func IsUnavailable(err error) bool {
 	}
 	var sqliteErr sqlite3.Error
 	if errors.As(err, &sqliteErr) {
-		switch sqliteErr.Code {
-		case sqlite3.ErrBusy, sqlite3.ErrLocked, sqlite3.ErrFull:
-			return true
-		}
-		return false
+		return isBusy(err) || sqliteErr.Code == sqlite3.ErrFull
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
@@ -54,4 +50,11 @@ func IsUnavailable(err error) bool {
 		errors.Is(err, mysql.ErrInvalidConn) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
 		errors.Is(err, syscall.EPIPE)
+}
+
+// isBusy reports whether err is SQLite's "database is locked" (SQLITE_BUSY
+// or SQLITE_LOCKED).
+func isBusy(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && (se.Code == sqlite3.ErrBusy || se.Code == sqlite3.ErrLocked)
 }
